@@ -1,0 +1,39 @@
+# The course in two commands: `make book` and `make test` (see README.md).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Tools that nbgrader and jupyter-book start (alembic, jupyter) come from the venv.
+export PATH := $(abspath $(BIN)):$(PATH)
+STAMP := $(VENV)/.installed
+
+.PHONY: install release book test lint format clean
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	touch $(STAMP)
+
+install: $(STAMP)
+
+# Student notebooks in exercises/, generated from solutions/ by nbgrader.
+release: install
+	$(BIN)/python -m autograder release
+
+# The HTML book in _build/html, every chapter executed (cached by jupyter-cache).
+book: release
+	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
+
+test: book
+	$(BIN)/python -m pytest
+
+lint: install
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+clean:
+	rm -rf _build _grading

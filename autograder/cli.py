@@ -1,0 +1,30 @@
+"""Command line: `python -m autograder release|grade ...`."""
+
+import argparse
+from pathlib import Path
+
+from autograder import pipeline
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    rel = commands.add_parser("release", help="write exercises/ from solutions/")
+    rel.add_argument("--assignment", help="one assignment (default: all)")
+
+    grd = commands.add_parser("grade", help="autograde a folder of submissions")
+    grd.add_argument("--assignment", required=True)
+    grd.add_argument("--submissions", required=True, type=Path,
+                     help="folder laid out as <student_id>/<assignment>/<notebook>.ipynb")
+    grd.add_argument("--out", required=True, type=Path,
+                     help="where grades.csv and feedback/ are written")
+
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        for name in [args.assignment] if args.assignment else pipeline.assignments():
+            pipeline.release(name)
+            print(f"released {name} into exercises/{name}")
+    elif args.command == "grade":
+        pipeline.grade(args.assignment, args.submissions, args.out)
+    return 0

@@ -1,0 +1,41 @@
+"""The nbgrader settings of the course, in one place."""
+
+from pathlib import Path
+
+from traitlets.config import Config
+
+REPO = Path(__file__).resolve().parent.parent
+SOLUTIONS = REPO / "solutions"
+EXERCISES = REPO / "exercises"
+
+# Seconds one cell may run when graded before it is stopped (and scores zero).
+CELL_TIMEOUT = 120
+
+
+def nbgrader_config(root: Path, *, source: Path = SOLUTIONS, release: Path | None = None,
+                    db_url: str | None = None) -> Config:
+    """nbgrader's configuration for a course folder at `root`.
+
+    `source` holds the solution notebooks; everything nbgrader writes
+    (release, submitted, autograded, feedback, gradebook) lives under `root`.
+    """
+    root = Path(root).resolve()
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.source_directory = str(Path(source).resolve())
+    c.CourseDirectory.release_directory = str(release.resolve()) if release else "release"
+    c.CourseDirectory.submitted_directory = "submitted"
+    c.CourseDirectory.autograded_directory = "autograded"
+    c.CourseDirectory.feedback_directory = "feedback"
+    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    # A test cell a student deleted (or whose metadata they stripped) is put back and run.
+    c.OverwriteCells.add_missing_cells = True
+    c.Execute.timeout = CELL_TIMEOUT
+    # Feedback shows the student's work and our check report, never the hidden tests.
+    c.GenerateFeedback.preprocessors = [
+        "nbgrader.preprocessors.GetGrades",
+        "nbgrader.preprocessors.ClearHiddenTests",
+        "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
+    ]
+    c.NbGraderAPI.log_level = "WARN"
+    return c

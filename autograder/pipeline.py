@@ -1,0 +1,187 @@
+"""Release exercises and grade a class, as small steps over nbgrader.
+
+grade() runs, in order:
+  1. prepare_course   a fresh nbgrader course folder under OUT/_nbgrader
+  2. collect          copy each student's notebooks into nbgrader's layout
+  3. generate         record the assignment (with its hidden tests) in the gradebook
+  4. autograde        run every submission; locked test cells are restored from source
+  5. feedback         one HTML page per notebook, hidden tests removed
+  6. write_grades     grades.csv: one row per student, one column per graded cell
+"""
+
+import csv
+import json
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder.config import EXERCISES, REPO, SOLUTIONS, nbgrader_config
+
+# A student id becomes a folder name: keep it to plain characters.
+STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
+
+
+@dataclass
+class StudentResult:
+    student_id: str
+    score: float = 0.0
+    max_score: float = 0.0
+    cells: dict = field(default_factory=dict)  # "notebook:grade_id" -> points
+    status: str = "graded"
+
+
+def assignments() -> list[str]:
+    """Every assignment that has a folder of solution notebooks."""
+    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def grade_cells(assignment: str) -> list[tuple[str, str, float]]:
+    """(notebook, grade_id, points) for every graded cell, in notebook order."""
+    cells = []
+    for path in sorted((SOLUTIONS / assignment).glob("*.ipynb")):
+        for cell in json.loads(path.read_text())["cells"]:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                cells.append((path.stem, meta["grade_id"], float(meta["points"])))
+    return cells
+
+
+def _api(root: Path, **kwargs):
+    from nbgrader.apps import NbGraderAPI
+
+    # nbgrader runs `alembic` (next to this Python) to set up its gradebook.
+    bindir = str(Path(sys.executable).parent)
+    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
+        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
+
+    return NbGraderAPI(config=nbgrader_config(root, **kwargs))
+
+
+def release(assignment: str, exercises: Path = EXERCISES, workdir: Path | None = None) -> None:
+    """Write the student version of `assignment` (solutions and hidden tests removed)."""
+    workdir = Path(workdir or REPO / "_grading" / "release")
+    workdir.mkdir(parents=True, exist_ok=True)
+    db = workdir / "gradebook.db"
+    db.unlink(missing_ok=True)
+    api = _api(workdir, release=Path(exercises), db_url=f"sqlite:///{db}")
+    result = api.generate_assignment(assignment, force=True)
+    if not result["success"]:
+        raise RuntimeError(f"release of {assignment} failed:\n{result.get('log', '')}")
+
+
+def prepare_course(out: Path) -> Path:
+    root = Path(out) / "_nbgrader"
+    if root.exists():
+        shutil.rmtree(root)
+    root.mkdir(parents=True)
+    return root
+
+
+def collect(assignment: str, submissions: Path, root: Path) -> tuple[list[str], list[str]]:
+    """Copy submissions into `root/submitted`; return (student ids, skipped folder messages)."""
+    students, skipped = [], []
+    for folder in sorted(Path(submissions).iterdir()):
+        if not folder.is_dir():
+            continue
+        if not STUDENT_ID.match(folder.name):
+            skipped.append(f"{folder.name!r}: not a valid student id, skipped")
+            continue
+        source = folder / assignment
+        target = root / "submitted" / folder.name / assignment
+        target.mkdir(parents=True)
+        if source.is_dir():
+            for notebook in source.glob("*.ipynb"):
+                if notebook.is_file() and not notebook.is_symlink():
+                    shutil.copyfile(notebook, target / notebook.name)
+        students.append(folder.name)
+    return students, skipped
+
+
+def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
+    """Autograde every student's `assignment` under `submissions`; write results to `out`."""
+    if assignment not in assignments():
+        raise SystemExit(f"unknown assignment {assignment!r}; known: {', '.join(assignments())}")
+    out = Path(out).resolve()
+    root = prepare_course(out)
+    students, skipped = collect(assignment, Path(submissions), root)
+    # Grading kernels import the hidden checks from this repository.
+    os.environ["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
+    )
+    api = _api(root)
+    generated = api.generate_assignment(assignment, force=True)
+    if not generated["success"]:
+        raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
+
+    cells = grade_cells(assignment)
+    results = []
+    for student in students:
+        result = StudentResult(student, max_score=sum(points for *_, points in cells))
+        graded = api.autograde(assignment, student, force=True, create=True)
+        if graded["success"]:
+            api.generate_feedback(assignment, student, force=True)
+            _read_scores(root, assignment, student, cells, result)
+        else:
+            result.status = "not graded: " + _last_error(graded)
+        result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0)
+                        for nb, gid, _ in cells}
+        results.append(result)
+
+    _copy_feedback(root, out, assignment)
+    write_grades(out / "grades.csv", assignment, cells, results)
+    print_summary(assignment, results, skipped)
+    return results
+
+
+def _read_scores(root: Path, assignment: str, student: str, cells, result: StudentResult):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+        for notebook in sorted({nb for nb, _, _ in cells}):
+            try:
+                submission = gradebook.find_submission_notebook(notebook, assignment, student)
+            except MissingEntry:
+                result.status = f"missing notebook {notebook}.ipynb"
+                continue
+            for g in submission.grades:
+                result.cells[f"{notebook}:{g.name}"] = float(g.score or 0.0)
+    result.score = round(sum(result.cells.values()), 4)
+
+
+def _last_error(api_result: dict) -> str:
+    lines = [line for line in (api_result.get("log") or "").splitlines() if line.strip()]
+    return lines[-1][:200] if lines else "unknown error"
+
+
+def _copy_feedback(root: Path, out: Path, assignment: str) -> None:
+    for page in (root / "feedback").glob(f"*/{assignment}/*.html"):
+        target = out / "feedback" / page.relative_to(root / "feedback")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(page, target)
+
+
+def write_grades(path: Path, assignment: str, cells, results: list[StudentResult]) -> None:
+    columns = [f"{nb}:{gid}" for nb, gid, _ in cells]
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status"])
+        for r in results:
+            writer.writerow([r.student_id, assignment, f"{r.score:g}", f"{r.max_score:g}",
+                             *(f"{r.cells[c]:g}" for c in columns), r.status])
+
+
+def print_summary(assignment: str, results: list[StudentResult], skipped: list[str]) -> None:
+    out = sys.stdout
+    print(f"{assignment}: graded {len(results)} submission(s)", file=out)
+    if results:
+        scores = sorted(r.score for r in results)
+        print(f"  max score {results[0].max_score:g}; mean {sum(scores) / len(scores):.2f}; "
+              f"median {scores[len(scores) // 2]:g}", file=out)
+    for r in results:
+        if r.status != "graded":
+            print(f"  {r.student_id}: {r.status}", file=out)
+    for message in skipped:
+        print(f"  {message}", file=out)

@@ -1,0 +1,251 @@
+"""Checks that explain themselves, used by the exercise notebooks' test cells.
+
+A test cell collects named checks in a `Checks` list, each worth some points,
+and ends with `checks.score()`: it prints one line per check (what was
+expected, what was found) and returns the points as a plain float, which
+nbgrader reads as the cell's partial credit. Student code never crashes a
+test cell: its exceptions become failed checks with a readable message.
+"""
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+
+import torch
+from torch.overrides import TorchFunctionMode
+
+from rnncourse.devices import available_devices
+
+
+class CheckFailed(AssertionError):
+    """A check found something other than what it expected."""
+
+
+# ---------------------------------------------------------------------------
+# Comparing tensors
+# ---------------------------------------------------------------------------
+
+
+def describe(value) -> str:
+    """A short description of a value: shape, dtype and device for a tensor."""
+    if isinstance(value, torch.Tensor):
+        return f"tensor of shape {tuple(value.shape)}, {value.dtype}, on {value.device.type}"
+    return f"{type(value).__name__} {value!r:.60}"
+
+
+def expect_tensor(actual, *, shape=None, dtype=None, device=None, what: str = "the result"):
+    """Fail unless `actual` is a tensor with the given shape, dtype and device type."""
+    if not isinstance(actual, torch.Tensor):
+        raise CheckFailed(f"expected {what} to be a torch.Tensor, got {describe(actual)}")
+    if shape is not None and tuple(actual.shape) != tuple(shape):
+        raise CheckFailed(
+            f"expected {what} to have shape {tuple(shape)}, got {tuple(actual.shape)}"
+        )
+    if dtype is not None and actual.dtype != dtype:
+        raise CheckFailed(f"expected {what} to have dtype {dtype}, got {actual.dtype}")
+    if device is not None and actual.device.type != torch.device(device).type:
+        raise CheckFailed(
+            f"expected {what} on device '{torch.device(device).type}', "
+            f"got '{actual.device.type}': create new tensors with device=x.device "
+            "(or torch.zeros_like(x)) instead of the default CPU"
+        )
+
+
+def expect_close(actual, expected, *, rtol=1e-5, atol=1e-8, what="the result", inputs=None):
+    """Fail unless `actual` matches `expected` in shape, dtype, device and values.
+
+    The message names the largest error and the first index that differs, and
+    the input there when `inputs` (a tensor the same shape) is given.
+    """
+    expect_tensor(
+        actual, shape=expected.shape, dtype=expected.dtype, device=expected.device, what=what
+    )
+    actual = actual.detach()
+    expected = expected.detach()
+    bad = ~torch.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+    if not bool(bad.any()):
+        return
+    index = tuple(int(i) for i in bad.nonzero()[0])
+    got, want = actual[index].item(), expected[index].item()
+    finite = torch.isfinite(actual) & torch.isfinite(expected)
+    abs_err = (actual - expected).abs().where(finite, torch.zeros_like(actual))
+    rel_err = abs_err / expected.abs().clamp_min(torch.finfo(expected.dtype).tiny)
+    where = f" (input {inputs[index].item():.6g})" if inputs is not None else ""
+    raise CheckFailed(
+        f"{what} differs at {int(bad.sum())} of {bad.numel()} entries; first at index "
+        f"{index}{where}: expected {want:.6g}, got {got:.6g}. Largest finite error: "
+        f"{abs_err.max().item():.3g} absolute, {rel_err.max().item():.3g} relative"
+    )
+
+
+def expect_finite(actual, *, what="the result", inputs=None):
+    """Fail if `actual` holds an inf or a nan (the sign of an overflow)."""
+    expect_tensor(actual, what=what)
+    bad = ~torch.isfinite(actual.detach())
+    if bool(bad.any()):
+        index = tuple(int(i) for i in bad.nonzero()[0])
+        where = f" for input {inputs[index].item():.6g}" if inputs is not None else ""
+        raise CheckFailed(
+            f"{what} holds {actual[index].item()} at index {index}{where}: "
+            "something overflowed; rewrite it so no exp() gets a large positive argument"
+        )
+
+
+def autograd_derivative(f: Callable) -> Callable:
+    """The derivative of an elementwise function, computed by autograd in float64.
+
+    An independent oracle for hand-written derivatives: `autograd_derivative(torch.tanh)(x)`
+    is tanh'(x) at every entry of x, returned in x's dtype and on x's device.
+    """
+
+    def derivative(x: torch.Tensor) -> torch.Tensor:
+        x64 = x.detach().double().requires_grad_(True)
+        (grad,) = torch.autograd.grad(f(x64).sum(), x64)
+        return grad.to(x.dtype)
+
+    return derivative
+
+
+def expect_unchanged(before: torch.Tensor, after: torch.Tensor, *, what="the input"):
+    """Fail if a function modified its input in place."""
+    if not torch.equal(before, after):
+        raise CheckFailed(f"{what} was modified in place; compute into a new tensor instead")
+
+
+# ---------------------------------------------------------------------------
+# Watching what student code calls, and where it puts tensors
+# ---------------------------------------------------------------------------
+
+
+class forbid_torch_functions(TorchFunctionMode):
+    """Fail if code inside the block calls a torch function with one of the given names.
+
+    It sees every spelling of a call (`torch.sigmoid(x)`, `x.sigmoid()`,
+    `F.sigmoid(x)`, an alias made earlier), because PyTorch routes them all
+    through the torch-function mode.
+    """
+
+    def __init__(self, *names: str):
+        super().__init__()
+        self.names = set(names)
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        name = getattr(func, "__name__", "").removeprefix("special_").rstrip("_")
+        if name in self.names:
+            raise CheckFailed(
+                f"your code calls torch's built-in `{name}`; build it from elementary "
+                "operations (exp, log1p, where, clamp, ...) instead"
+            )
+        return func(*args, **(kwargs or {}))
+
+
+def fake_cuda_mode():
+    """A mode in which tensors on 'cuda' exist without a GPU: only shapes, dtypes, devices.
+
+    Mixing a fake CUDA tensor with a CPU tensor raises, exactly as on a real
+    GPU, so device-unsafe code is caught on a CPU-only grader. Values are not
+    computed: value checks run on real devices.
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    return FakeTensorMode()
+
+
+def run_on_cuda(fn: Callable, make_args: Callable) -> tuple:
+    """Run `fn(*make_args('cuda'))` on a real GPU, or on a simulated one if there is none.
+
+    Returns (output, how) where `how` says which kind of CUDA was used.
+    """
+    if torch.cuda.is_available():
+        return fn(*make_args(torch.device("cuda"))), "real GPU"
+    with fake_cuda_mode():
+        return fn(*make_args(torch.device("cuda"))), "simulated GPU (no GPU on this machine)"
+
+
+# ---------------------------------------------------------------------------
+# A list of named checks that becomes a score
+# ---------------------------------------------------------------------------
+
+
+class Checks:
+    """Named checks, each worth some points, collected by one test cell.
+
+    `score()` scales what passed to the cell's `points`, so the visible checks
+    of a release notebook alone can already give full marks when they pass;
+    when the work is graded, more checks join the list.
+    """
+
+    def __init__(self, title: str, points: float):
+        self.title = title
+        self.points = float(points)
+        self.results = []  # (name, weight, passed, message)
+
+    def check(self, name: str, weight: float, fn: Callable[[], object]) -> bool:
+        """Run `fn()`; the check passes if it returns without raising."""
+        message = ""
+        passed = False
+        sink = io.StringIO()
+        try:
+            # Student code may print or warn: keep it out of the cell's output,
+            # because nbgrader gives zero to any test cell that writes to stderr.
+            with (
+                warnings.catch_warnings(),
+                contextlib.redirect_stderr(sink),
+                contextlib.redirect_stdout(sink),
+            ):
+                warnings.simplefilter("ignore")
+                fn()
+            passed = True
+        except CheckFailed as failure:
+            message = str(failure)
+        except NotImplementedError:
+            message = "not implemented yet (the function raises NotImplementedError)"
+        except (Exception, SystemExit) as error:  # student code may raise anything
+            message = f"raised {type(error).__name__}: {error}"
+        self.results.append((name, float(weight), passed, message))
+        return passed
+
+    def on_each_device(self, name: str, weight: float, fn: Callable[[torch.device], object]):
+        """Run `fn(device)` on every real device here; the check passes if all pass."""
+        devices = available_devices()
+        errors = []
+        for device in devices:
+            sub = Checks(name, 1)
+            if not sub.check(name, 1, lambda device=device: fn(device)):
+                errors.append(f"on {device.type}: {sub.results[0][3]}")
+        ran = ", ".join(d.type for d in devices)
+        if "cuda" not in ran:
+            ran += "; cuda not run: no GPU on this machine"
+        label = f"{name} [{ran}]"
+
+        def report():
+            if errors:
+                raise CheckFailed("; ".join(errors))
+
+        return self.check(label, weight, report)
+
+    def device_safe(self, name: str, weight: float, fn: Callable, make_args: Callable):
+        """Check that `fn` keeps every output on CUDA when its inputs are on CUDA."""
+        how = "real GPU" if torch.cuda.is_available() else "simulated GPU"
+
+        def run():
+            outputs, _ = run_on_cuda(fn, make_args)
+            outputs = outputs if isinstance(outputs, tuple | list) else (outputs,)
+            for i, output in enumerate(outputs):
+                expect_tensor(output, device="cuda", what=f"output {i}" if i else "the output")
+
+        return self.check(f"{name} [{how}]", weight, run)
+
+    def score(self) -> float:
+        """Print one line per check and return the points earned, as a plain float."""
+        total = sum(weight for _, weight, _, _ in self.results)
+        earned = sum(weight for _, weight, passed, _ in self.results if passed)
+        points = round(self.points * earned / total, 4) if total else 0.0
+        print(f"{self.title}: {points:g} of {self.points:g} points")
+        if total < self.points:
+            print("  (visible checks only; more checks are added when your work is graded)")
+        for name, weight, passed, message in self.results:
+            mark = "PASS" if passed else "FAIL"
+            print(f"  {mark} ({weight:g}) {name}" + ("" if passed else f"\n        {message}"))
+        return float(points)
