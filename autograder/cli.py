@@ -15,10 +15,15 @@ def main(argv=None) -> int:
 
     grd = commands.add_parser("grade", help="autograde a folder of submissions")
     grd.add_argument("--assignment", required=True)
-    grd.add_argument("--submissions", required=True, type=Path,
-                     help="folder laid out as <student_id>/<assignment>/<notebook>.ipynb")
-    grd.add_argument("--out", required=True, type=Path,
-                     help="where grades.csv and feedback/ are written")
+    grd.add_argument(
+        "--submissions",
+        required=True,
+        type=Path,
+        help="folder laid out as <student_id>/<assignment>/<notebook>.ipynb",
+    )
+    grd.add_argument(
+        "--out", required=True, type=Path, help="where grades.csv and feedback/ are written"
+    )
 
     args = parser.parse_args(argv)
     if args.command == "release":

@@ -12,8 +12,9 @@ EXERCISES = REPO / "exercises"
 CELL_TIMEOUT = 120
 
 
-def nbgrader_config(root: Path, *, source: Path = SOLUTIONS, release: Path | None = None,
-                    db_url: str | None = None) -> Config:
+def nbgrader_config(
+    root: Path, *, source: Path = SOLUTIONS, release: Path | None = None, db_url: str | None = None
+) -> Config:
     """nbgrader's configuration for a course folder at `root`.
 
     `source` holds the solution notebooks; everything nbgrader writes

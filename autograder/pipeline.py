@@ -15,6 +15,7 @@ import os
 import re
 import shutil
 import sys
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -105,6 +106,8 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
     if assignment not in assignments():
         raise SystemExit(f"unknown assignment {assignment!r}; known: {', '.join(assignments())}")
     out = Path(out).resolve()
+    # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
     root = prepare_course(out)
     students, skipped = collect(assignment, Path(submissions), root)
     # Grading kernels import the hidden checks from this repository.
@@ -126,8 +129,7 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
             _read_scores(root, assignment, student, cells, result)
         else:
             result.status = "not graded: " + _last_error(graded)
-        result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0)
-                        for nb, gid, _ in cells}
+        result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
         results.append(result)
 
     _copy_feedback(root, out, assignment)
@@ -169,8 +171,16 @@ def write_grades(path: Path, assignment: str, cells, results: list[StudentResult
         writer = csv.writer(f)
         writer.writerow(["student_id", "assignment", "score", "max_score", *columns, "status"])
         for r in results:
-            writer.writerow([r.student_id, assignment, f"{r.score:g}", f"{r.max_score:g}",
-                             *(f"{r.cells[c]:g}" for c in columns), r.status])
+            writer.writerow(
+                [
+                    r.student_id,
+                    assignment,
+                    f"{r.score:g}",
+                    f"{r.max_score:g}",
+                    *(f"{r.cells[c]:g}" for c in columns),
+                    r.status,
+                ]
+            )
 
 
 def print_summary(assignment: str, results: list[StudentResult], skipped: list[str]) -> None:
@@ -178,8 +188,11 @@ def print_summary(assignment: str, results: list[StudentResult], skipped: list[s
     print(f"{assignment}: graded {len(results)} submission(s)", file=out)
     if results:
         scores = sorted(r.score for r in results)
-        print(f"  max score {results[0].max_score:g}; mean {sum(scores) / len(scores):.2f}; "
-              f"median {scores[len(scores) // 2]:g}", file=out)
+        print(
+            f"  max score {results[0].max_score:g}; mean {sum(scores) / len(scores):.2f}; "
+            f"median {scores[len(scores) // 2]:g}",
+            file=out,
+        )
     for r in results:
         if r.status != "graded":
             print(f"  {r.student_id}: {r.status}", file=out)

@@ -22,6 +22,10 @@ class CheckFailed(AssertionError):
     """A check found something other than what it expected."""
 
 
+class CheckNotRun(Exception):
+    """A check could not be carried out here; it is reported, and counts neither way."""
+
+
 # ---------------------------------------------------------------------------
 # Comparing tensors
 # ---------------------------------------------------------------------------
@@ -159,8 +163,23 @@ def run_on_cuda(fn: Callable, make_args: Callable) -> tuple:
     """
     if torch.cuda.is_available():
         return fn(*make_args(torch.device("cuda"))), "real GPU"
-    with fake_cuda_mode():
-        return fn(*make_args(torch.device("cuda"))), "simulated GPU (no GPU on this machine)"
+    from torch._subclasses import fake_tensor
+
+    try:
+        with fake_cuda_mode():
+            return fn(*make_args(torch.device("cuda"))), "simulated GPU"
+    except (
+        fake_tensor.DynamicOutputShapeException,
+        fake_tensor.DataDependentOutputException,
+        fake_tensor.UnsupportedOperatorException,
+    ) as error:
+        raise CheckNotRun(
+            f"the simulated GPU cannot run this code ({type(error).__name__})"
+        ) from None
+    except RuntimeError as error:
+        if "not linked with support for cuda" in str(error):
+            raise CheckNotRun("the simulated GPU cannot run this code (a CUDA-only step)") from None
+        raise
 
 
 # ---------------------------------------------------------------------------
@@ -179,12 +198,12 @@ class Checks:
     def __init__(self, title: str, points: float):
         self.title = title
         self.points = float(points)
-        self.results = []  # (name, weight, passed, message)
+        self.results = []  # (name, weight, status, message); status: PASS, FAIL or NOT RUN
 
     def check(self, name: str, weight: float, fn: Callable[[], object]) -> bool:
         """Run `fn()`; the check passes if it returns without raising."""
         message = ""
-        passed = False
+        status = "FAIL"
         sink = io.StringIO()
         try:
             # Student code may print or warn: keep it out of the cell's output,
@@ -196,15 +215,17 @@ class Checks:
             ):
                 warnings.simplefilter("ignore")
                 fn()
-            passed = True
+            status = "PASS"
+        except CheckNotRun as reason:
+            status, message = "NOT RUN", str(reason)
         except CheckFailed as failure:
             message = str(failure)
         except NotImplementedError:
             message = "not implemented yet (the function raises NotImplementedError)"
         except (Exception, SystemExit) as error:  # student code may raise anything
             message = f"raised {type(error).__name__}: {error}"
-        self.results.append((name, float(weight), passed, message))
-        return passed
+        self.results.append((name, float(weight), status, message))
+        return status == "PASS"
 
     def on_each_device(self, name: str, weight: float, fn: Callable[[torch.device], object]):
         """Run `fn(device)` on every real device here; the check passes if all pass."""
@@ -239,13 +260,13 @@ class Checks:
 
     def score(self) -> float:
         """Print one line per check and return the points earned, as a plain float."""
-        total = sum(weight for _, weight, _, _ in self.results)
-        earned = sum(weight for _, weight, passed, _ in self.results if passed)
+        # A check that could not run here counts neither for nor against.
+        total = sum(weight for _, weight, status, _ in self.results if status != "NOT RUN")
+        earned = sum(weight for _, weight, status, _ in self.results if status == "PASS")
         points = round(self.points * earned / total, 4) if total else 0.0
         print(f"{self.title}: {points:g} of {self.points:g} points")
-        if total < self.points:
+        if sum(weight for _, weight, _, _ in self.results) < self.points:
             print("  (visible checks only; more checks are added when your work is graded)")
-        for name, weight, passed, message in self.results:
-            mark = "PASS" if passed else "FAIL"
-            print(f"  {mark} ({weight:g}) {name}" + ("" if passed else f"\n        {message}"))
+        for name, weight, status, message in self.results:
+            print(f"  {status} ({weight:g}) {name}" + (f"\n        {message}" if message else ""))
         return float(points)

@@ -1,0 +1,40 @@
+"""Known mistakes: plausible wrong implementations of exercise functions, one entry each.
+
+Each `Mistake` names the function it replaces, the test cell that must catch it,
+the wrong code (a whole `def`) and a one-sentence hint for the student. The
+project's tests grade a notebook with each mistake substituted and check that
+the named cell loses points and no other cell does.
+"""
+
+import ast
+import importlib
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Mistake:
+    name: str  # unique id, e.g. "sigmoid_naive_ratio"
+    function: str  # the function it replaces
+    test_cell: str  # grade_id of the test cell that must lose points
+    code: str  # the wrong `def function(...)`
+    hint: str  # what the student did, in one plain sentence
+
+
+# Assignment name -> module of this package holding its MISTAKES and ALTERNATIVES.
+MODULES = {"01-activations": "activations"}
+
+
+def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:
+    """(mistakes, alternatives) for an assignment; alternatives: function -> correct code."""
+    module = importlib.import_module(f"autograder.mistakes.{MODULES[assignment]}")
+    return module.MISTAKES, module.ALTERNATIVES
+
+
+def replace_function(cell_source: str, name: str, code: str) -> str:
+    """`cell_source` with the top-level `def name` replaced by `code` (markers stripped)."""
+    lines = cell_source.splitlines()
+    for node in ast.parse(cell_source).body:
+        if isinstance(node, ast.FunctionDef) and node.name == name:
+            start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
+            return "\n".join([*lines[:start], code.strip("\n"), *lines[node.end_lineno :]])
+    raise KeyError(f"no function {name!r} in cell")

@@ -1,0 +1,65 @@
+"""Building student submissions for the tests: from the release, as a student would."""
+
+import json
+from pathlib import Path
+
+from autograder.config import EXERCISES, SOLUTIONS
+from autograder.mistakes import replace_function
+
+NBGRADER = "nbgrader"
+
+
+def load(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
+def solution_cells(assignment: str, notebook: str) -> dict[str, str]:
+    """grade_id -> source of every solution cell of the reference notebook."""
+    nb = load(SOLUTIONS / assignment / f"{notebook}.ipynb")
+    return {
+        c["metadata"][NBGRADER]["grade_id"]: "".join(c["source"])
+        for c in nb["cells"]
+        if c["metadata"].get(NBGRADER, {}).get("solution")
+    }
+
+
+def student_notebook(assignment: str, notebook: str, replacements: dict | None = None) -> dict:
+    """The release notebook with every solution cell answered by the reference solution,
+    except the functions in `replacements` (function name -> code)."""
+    answers = solution_cells(assignment, notebook)
+    nb = load(EXERCISES / assignment / f"{notebook}.ipynb")
+    for cell in nb["cells"]:
+        meta = cell["metadata"].get(NBGRADER, {})
+        if meta.get("solution"):
+            source = answers[meta["grade_id"]]
+            for function, code in (replacements or {}).items():
+                if f"def {function}(" in source:
+                    source = replace_function(source, function, code)
+            cell["source"] = source
+    return nb
+
+
+def write_submission(root: Path, student: str, assignment: str, notebook: str, content) -> Path:
+    """Write one submitted notebook (a dict, or raw text for broken files)."""
+    folder = Path(root) / student / assignment
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{notebook}.ipynb"
+    path.write_text(content if isinstance(content, str) else json.dumps(content, indent=1))
+    return path
+
+
+def solution_lines(assignment: str, *, min_length: int = 20) -> list[str]:
+    """Distinctive lines of the reference solutions and hidden tests: none may leak."""
+    lines = []
+    for path in (SOLUTIONS / assignment).glob("*.ipynb"):
+        for cell in load(path)["cells"]:
+            inside = False
+            for line in "".join(cell["source"]).splitlines():
+                marker = line.strip()
+                if marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+                    inside = True
+                elif marker in ("### END SOLUTION", "### END HIDDEN TESTS"):
+                    inside = False
+                elif inside and len(marker) >= min_length and not marker.startswith("#"):
+                    lines.append(marker)
+    return lines

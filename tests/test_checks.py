@@ -1,0 +1,145 @@
+"""rnncourse.checks: the messages students read, and the device and built-in detectors."""
+
+import sys
+
+import pytest
+import torch
+
+from rnncourse.checks import (
+    CheckFailed,
+    Checks,
+    autograd_derivative,
+    expect_close,
+    expect_finite,
+    expect_tensor,
+    forbid_torch_functions,
+    run_on_cuda,
+)
+
+
+def message(fn) -> str:
+    with pytest.raises(CheckFailed) as failure:
+        fn()
+    return str(failure.value)
+
+
+def test_shape_message_names_both_shapes():
+    text = message(lambda: expect_close(torch.zeros(3, 4), torch.zeros(4, 3)))
+    assert "expected the result to have shape (4, 3), got (3, 4)" in text
+
+
+def test_dtype_and_type_messages():
+    assert "dtype torch.float64, got torch.float32" in message(
+        lambda: expect_tensor(torch.zeros(2), dtype=torch.float64)
+    )
+    assert "to be a torch.Tensor, got list" in message(lambda: expect_tensor([1.0]))
+
+
+def test_value_message_gives_index_input_and_errors():
+    x = torch.tensor([0.0, 1.0, 2.0])
+    text = message(lambda: expect_close(x * torch.tensor([1.0, 1.0, 1.5]), x, inputs=x))
+    assert "first at index (2,) (input 2)" in text
+    assert "expected 2, got 3" in text
+    assert "relative" in text
+
+
+def test_finite_message_points_at_overflow():
+    x = torch.tensor([1.0, 1e4])
+    text = message(lambda: expect_finite(torch.exp(x), inputs=x))
+    assert "inf" in text and "input 10000" in text
+
+
+def test_forbidden_functions_seen_under_every_spelling():
+    x = torch.randn(3)
+    alias = torch.sigmoid
+    for call in (
+        torch.sigmoid,
+        lambda t: t.sigmoid(),
+        torch.nn.functional.sigmoid,
+        torch.special.expit,
+        lambda t: alias(t),
+    ):
+        with pytest.raises(CheckFailed), forbid_torch_functions("sigmoid", "expit"):
+            call(x)
+    with forbid_torch_functions("sigmoid"):
+        torch.exp(x)  # elementary operations stay allowed
+
+
+def test_simulated_gpu_catches_cpu_tensors():
+    def unsafe(x):
+        return x * torch.ones(x.shape)
+
+    def safe(x):
+        return x * torch.ones_like(x)
+
+    make = lambda device: (torch.randn(2, 3, device=device),)  # noqa: E731
+    out, how = run_on_cuda(safe, make)
+    assert out.device.type == "cuda"
+    if not torch.cuda.is_available():
+        assert how == "simulated GPU"
+    with pytest.raises(RuntimeError):
+        run_on_cuda(unsafe, make)
+
+
+def test_device_safe_flags_outputs_left_on_cpu():
+    checks = Checks("moves to cpu", 1)
+    assert not checks.device_safe(
+        "stays on device", 1, lambda x: x.cpu(), lambda d: (torch.randn(2, device=d),)
+    )
+    assert "expected the output on device 'cuda', got 'cpu'" in checks.results[0][3]
+
+
+def test_score_scales_to_cell_points_and_prints_report(capsys):
+    checks = Checks("demo", points=4)
+    checks.check("passes", 1, lambda: None)
+    checks.check("fails", 1, lambda: expect_close(torch.ones(2), torch.zeros(2)))
+    score = checks.score()
+    assert score == 2.0 and type(score) is float
+    text = capsys.readouterr().out
+    assert "demo: 2 of 4 points" in text and "PASS (1) passes" in text
+    assert "FAIL (1) fails" in text and "visible checks only" in text
+
+
+def test_student_output_and_errors_never_reach_stderr(capsys):
+    def noisy():
+        print("progress", file=sys.stderr)
+        import warnings
+
+        warnings.warn("careful", stacklevel=1)
+        raise ValueError("boom")
+
+    checks = Checks("noisy", 1)
+    checks.check("noisy code", 1, noisy)
+    assert checks.results[0][3] == "raised ValueError: boom"
+    assert capsys.readouterr().err == ""
+
+
+def test_not_implemented_and_exit_become_failed_checks():
+    checks = Checks("todo", 2)
+
+    def todo():
+        raise NotImplementedError()
+
+    checks.check("todo", 1, todo)
+    checks.check("exit", 1, lambda: sys.exit(3))
+    assert [status for _, _, status, _ in checks.results] == ["FAIL", "FAIL"]
+    assert "not implemented yet" in checks.results[0][3]
+
+
+def test_autograd_derivative_matches_known_derivative():
+    x = torch.linspace(-3, 3, 13, dtype=torch.float32)
+    expected = 1 - torch.tanh(x) ** 2
+    got = autograd_derivative(torch.tanh)(x)
+    assert got.dtype == torch.float32
+    torch.testing.assert_close(got, expected)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
+def test_checks_run_on_real_gpu():
+    checks = Checks("gpu", 2)
+    checks.on_each_device(
+        "values", 1, lambda d: expect_close(torch.ones(2, device=d), torch.ones(2, device=d))
+    )
+    checks.device_safe("device", 1, lambda x: x * 2, lambda d: (torch.ones(2, device=d),))
+    assert "cpu, cuda" in checks.results[0][0] and "real GPU" in checks.results[1][0]
+    assert checks.score() == 2.0
