@@ -43,6 +43,8 @@ def graded_class(tmp_path_factory):
         c for c in stripped["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")
     ]
     submit("deleted-test-cells", stripped)
+    renamed = "def my_sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
+    submit("renamed-function", student_notebook(ASSIGNMENT, NOTEBOOK, {"sigmoid": renamed}))
     (subs / "bad name!").mkdir()
 
     pipeline.grade(ASSIGNMENT, subs, out)

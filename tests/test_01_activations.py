@@ -1,9 +1,13 @@
 """Chapter 1 exercise, graded through the real nbgrader pipeline (see conftest.py)."""
 
+import html
+import re
+
 import pytest
 
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
+from helpers import solution_lines
 
 ASSIGNMENT = "01-activations"
 MISTAKES, ALTERNATIVES = for_assignment(ASSIGNMENT)
@@ -77,3 +81,24 @@ def test_every_mistake_is_named_once():
     names = [m.name for m in MISTAKES]
     assert len(names) == len(set(names))
     assert {m.test_cell for m in MISTAKES} == {cell.split(":")[1] for cell in CELLS}
+
+
+def test_a_missing_function_costs_its_own_cell_only(graded_class):
+    rows, _ = graded_class
+    got = scores(rows["renamed-function"])
+    assert got["activations:test_sigmoid"] == 0
+    assert {c: p for c, p in got.items() if c != "activations:test_sigmoid"} == {
+        c: p for c, p in CELLS.items() if c != "activations:test_sigmoid"
+    }
+
+
+def test_no_feedback_page_shows_hidden_test_code(graded_class):
+    _, out = graded_class
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) > len(MISTAKES)
+    hidden = [line for line in solution_lines(ASSIGNMENT) if "checks" in line]
+    assert hidden
+    for page in pages:
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        for line in hidden:
+            assert line not in text, f"{page.parent.parent.name}: hidden test shown: {line}"
