@@ -2,6 +2,29 @@
 
 from autograder.mistakes import Mistake
 
+# A correct manual backward pass; several mistakes below differ from it in one line.
+_BACKPROP = """
+def gradient_norms_by_hand(x, weights, activation, activation_grad):
+    hs, zs = [x], []
+    for w in weights:
+        zs.append(hs[-1] @ w.T)
+        hs.append(activation(zs[-1]))
+    g = torch.ones_like(hs[-1])
+    norms = []
+    for w, z, h_in in zip(reversed(weights), reversed(zs), reversed(hs[:-1])):
+        delta = g * activation_grad(z)
+        norms.append((delta.T @ h_in).norm())
+        g = delta @ w
+    return torch.stack(norms[::-1])
+"""
+
+
+def _backprop_with(correct: str, wrong: str) -> str:
+    """_BACKPROP with one piece of code replaced by a plausible wrong one."""
+    assert correct in _BACKPROP, correct
+    return _BACKPROP.replace(correct, wrong)
+
+
 MISTAKES = [
     Mistake(
         "step_returns_bool",
@@ -244,60 +267,23 @@ def gradient_norms_by_hand(x, weights, activation, activation_grad):
         "backprop_reversed_order",
         "gradient_norms_by_hand",
         "test_backprop",
-        """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs, zs = [x], []
-    for w in weights:
-        zs.append(hs[-1] @ w.T)
-        hs.append(activation(zs[-1]))
-    g = torch.ones_like(hs[-1])
-    norms = []
-    for w, z, h_in in zip(reversed(weights), reversed(zs), reversed(hs[:-1])):
-        delta = g * activation_grad(z)
-        norms.append((delta.T @ h_in).norm())
-        g = delta @ w
-    return torch.stack(norms)
-""",
+        _backprop_with("torch.stack(norms[::-1])", "torch.stack(norms)"),
         "your norms come out last layer first; return them in layer order 1..L",
     ),
     Mistake(
         "backprop_transposed_weight",
         "gradient_norms_by_hand",
         "test_backprop",
-        """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs, zs = [x], []
-    for w in weights:
-        zs.append(hs[-1] @ w.T)
-        hs.append(activation(zs[-1]))
-    g = torch.ones_like(hs[-1])
-    norms = []
-    for w, z, h_in in zip(reversed(weights), reversed(zs), reversed(hs[:-1])):
-        delta = g * activation_grad(z)
-        norms.append((delta.T @ h_in).norm())
-        g = delta @ w.T
-    return torch.stack(norms[::-1])
-""",
+        _backprop_with("g = delta @ w\n", "g = delta @ w.T\n"),
         "your backward pass multiplies by W_l transposed; dL/dh_{l-1} = dL/dz_l @ W_l",
     ),
     Mistake(
         "backprop_ones_on_cpu",
         "gradient_norms_by_hand",
         "test_backprop",
-        """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs, zs = [x], []
-    for w in weights:
-        zs.append(hs[-1] @ w.T)
-        hs.append(activation(zs[-1]))
-    g = torch.ones(hs[-1].shape, dtype=x.dtype)
-    norms = []
-    for w, z, h_in in zip(reversed(weights), reversed(zs), reversed(hs[:-1])):
-        delta = g * activation_grad(z)
-        norms.append((delta.T @ h_in).norm())
-        g = delta @ w
-    return torch.stack(norms[::-1])
-""",
+        _backprop_with(
+            "g = torch.ones_like(hs[-1])", "g = torch.ones(hs[-1].shape, dtype=x.dtype)"
+        ),
         "your backward pass starts from torch.ones(shape) on the CPU; use torch.ones_like",
     ),
     Mistake(
