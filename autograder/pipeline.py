@@ -81,9 +81,16 @@ def prepare_course(out: Path) -> Path:
     return root
 
 
-def collect(assignment: str, submissions: Path, root: Path) -> tuple[list[str], list[str]]:
-    """Copy submissions into `root/submitted`; return (student ids, skipped folder messages)."""
-    students, skipped = [], []
+def collect(assignment: str, submissions: Path, root: Path):
+    """Copy submissions into `root/submitted`.
+
+    Returns (student ids, problems: student id -> what was wrong with their files,
+    skipped: messages about folders that are not students). An unreadable notebook
+    is left out (it scores zero) instead of stopping the student's whole grading.
+    """
+    import nbformat
+
+    students, problems, skipped = [], {}, []
     for folder in sorted(Path(submissions).iterdir()):
         if not folder.is_dir():
             continue
@@ -93,12 +100,22 @@ def collect(assignment: str, submissions: Path, root: Path) -> tuple[list[str], 
         source = folder / assignment
         target = root / "submitted" / folder.name / assignment
         target.mkdir(parents=True)
-        if source.is_dir():
-            for notebook in source.glob("*.ipynb"):
-                if notebook.is_file() and not notebook.is_symlink():
-                    shutil.copyfile(notebook, target / notebook.name)
+        found = []
+        for notebook in sorted(source.glob("*.ipynb")) if source.is_dir() else []:
+            if not notebook.is_file() or notebook.is_symlink():
+                continue
+            try:
+                nbformat.read(notebook, as_version=4)
+            except Exception as error:  # any unreadable file: report it, grade the rest
+                found.append(f"unreadable {notebook.name} ({type(error).__name__})")
+                continue
+            shutil.copyfile(notebook, target / notebook.name)
+        if not any(target.iterdir()):
+            found.append("no readable notebook submitted")
+        if found:
+            problems[folder.name] = "; ".join(found)
         students.append(folder.name)
-    return students, skipped
+    return students, problems, skipped
 
 
 def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
@@ -109,7 +126,7 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     root = prepare_course(out)
-    students, skipped = collect(assignment, Path(submissions), root)
+    students, problems, skipped = collect(assignment, Path(submissions), root)
     # Grading kernels import the hidden checks from this repository.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
@@ -123,12 +140,17 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
     results = []
     for student in students:
         result = StudentResult(student, max_score=sum(points for *_, points in cells))
-        graded = api.autograde(assignment, student, force=True, create=True)
-        if graded["success"]:
-            api.generate_feedback(assignment, student, force=True)
-            _read_scores(root, assignment, student, cells, result)
+        if not any((root / "submitted" / student / assignment).iterdir()):
+            result.status = "not graded: " + problems[student]
         else:
-            result.status = "not graded: " + _last_error(graded)
+            graded = api.autograde(assignment, student, force=True, create=True)
+            if graded["success"]:
+                api.generate_feedback(assignment, student, force=True)
+                _read_scores(root, assignment, student, cells, result)
+            else:
+                result.status = "not graded: " + _last_error(graded)
+            if student in problems:
+                result.status = problems[student]
         result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
         results.append(result)
 

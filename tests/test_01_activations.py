@@ -49,7 +49,8 @@ def test_broken_and_empty_submissions_score_zero_with_a_reason(graded_class):
     rows, _ = graded_class
     for student in ("broken-json", "empty-folder"):
         assert float(rows[student]["score"]) == 0
-        assert rows[student]["status"] != "graded"
+    assert "unreadable activations.ipynb" in rows["broken-json"]["status"]
+    assert rows["empty-folder"]["status"] == "not graded: no readable notebook submitted"
 
 
 def test_deleted_test_cells_are_restored_and_run(graded_class):
