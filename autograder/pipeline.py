@@ -65,9 +65,8 @@ def release(assignment: str, exercises: Path = EXERCISES, workdir: Path | None =
     """Write the student version of `assignment` (solutions and hidden tests removed)."""
     workdir = Path(workdir or REPO / "_grading" / "release")
     workdir.mkdir(parents=True, exist_ok=True)
-    db = workdir / "gradebook.db"
-    db.unlink(missing_ok=True)
-    api = _api(workdir, release=Path(exercises), db_url=f"sqlite:///{db}")
+    (workdir / "gradebook.db").unlink(missing_ok=True)  # a release needs no history
+    api = _api(workdir, release=Path(exercises))
     result = api.generate_assignment(assignment, force=True)
     if not result["success"]:
         raise RuntimeError(f"release of {assignment} failed:\n{result.get('log', '')}")

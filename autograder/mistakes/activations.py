@@ -247,19 +247,7 @@ def logsumexp(x, dim=-1):
         "backprop_grad_at_activation",
         "gradient_norms_by_hand",
         "test_backprop",
-        """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs = [x]
-    for w in weights:
-        hs.append(activation(hs[-1] @ w.T))
-    g = torch.ones_like(hs[-1])
-    norms = []
-    for w, h_out, h_in in zip(reversed(weights), reversed(hs[1:]), reversed(hs[:-1])):
-        delta = g * activation_grad(h_out)
-        norms.append((delta.T @ h_in).norm())
-        g = delta @ w
-    return torch.stack(norms[::-1])
-""",
+        _backprop_with("activation_grad(z)", "activation_grad(activation(z))"),
         "your backward pass evaluates f' at the layer's output h_l; it must be at the "
         "pre-activation z_l",
     ),
@@ -290,18 +278,7 @@ def gradient_norms_by_hand(x, weights, activation, activation_grad):
         "backprop_forgets_activation_grad",
         "gradient_norms_by_hand",
         "test_backprop",
-        """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs = [x]
-    for w in weights:
-        hs.append(activation(hs[-1] @ w.T))
-    g = torch.ones_like(hs[-1])
-    norms = []
-    for w, h_in in zip(reversed(weights), reversed(hs[:-1])):
-        norms.append((g.T @ h_in).norm())
-        g = g @ w
-    return torch.stack(norms[::-1])
-""",
+        _backprop_with("delta = g * activation_grad(z)", "delta = g"),
         "your backward pass skips the activation's derivative f'(z_l)",
     ),
 ]
