@@ -65,20 +65,41 @@ def test_forbidden_functions_seen_under_every_spelling():
         torch.exp(x)  # elementary operations stay allowed
 
 
-def test_simulated_gpu_catches_cpu_tensors():
-    def unsafe(x):
-        return x * torch.ones(x.shape)
+@pytest.mark.parametrize(
+    "unsafe",
+    [
+        lambda x: x * torch.ones(x.shape),  # a factory without device=
+        lambda x: torch.cat([x, torch.zeros(2, 1)], dim=1),
+        lambda x: x[:, 0] @ torch.eye(2),  # a slice, then a CPU matrix
+        lambda x: torch.stack([x[:, t] for t in range(3)], 1) + torch.zeros(3),
+        lambda x: x.cpu() * 2,  # leaves the GPU
+        lambda x: torch.from_numpy(x.numpy()),  # cannot reach numpy from a GPU
+    ],
+)
+def test_simulated_gpu_catches_device_unsafe_code(unsafe):
+    make = lambda device: (torch.randn(2, 3, device=device),)  # noqa: E731
+    checks = Checks("unsafe", 1)
+    assert not checks.device_safe("stays on the GPU", 1, unsafe, make)
+    assert checks.results[0][2] == "FAIL"
 
-    def safe(x):
-        return x * torch.ones_like(x)
 
+@pytest.mark.parametrize(
+    "safe",
+    [
+        lambda x: x * torch.ones_like(x),
+        lambda x: x * torch.ones(x.shape, device=x.device, dtype=x.dtype),
+        lambda x: torch.stack([x[:, t] for t in range(3)], 1).new_zeros(4) + x.sum(),
+        lambda x: x.to("cpu").to("cuda") * torch.tensor(2.0),  # 0-dim CPU tensors mix
+        lambda x: x[torch.tensor([1, 0])] + x.sum().item(),  # CPU indices, .item()
+        lambda x: x.to(torch.float64).unbind(1)[0].clamp(min=0),
+    ],
+)
+def test_simulated_gpu_runs_device_safe_code_with_real_values(safe):
     make = lambda device: (torch.randn(2, 3, device=device),)  # noqa: E731
     out, how = run_on_cuda(safe, make)
     assert out.device.type == "cuda"
     if not torch.cuda.is_available():
         assert how == "simulated GPU"
-    with pytest.raises(RuntimeError):
-        run_on_cuda(unsafe, make)
 
 
 def test_device_safe_flags_outputs_left_on_cpu():

@@ -1,9 +1,4 @@
-"""Checks that only hidden tests use: imported inside grading kernels, never released.
-
-Each helper adds named, weighted checks to a `rnncourse.checks.Checks` list,
-comparing the student's function with an independent oracle (PyTorch's own
-functions, or autograd).
-"""
+"""Hidden checks for exercise 1 (activation functions)."""
 
 from collections.abc import Callable
 

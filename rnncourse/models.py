@@ -1,0 +1,23 @@
+"""Small models shared by chapters and exercises."""
+
+import torch
+from torch import nn
+
+
+class SequenceRegressor(nn.Module):
+    """An RNN that reads a sequence and predicts one output vector per time step.
+
+    forward(x, h) takes x of shape (B, T, input_size) and an optional state h of
+    shape (1, B, hidden_size) (None means zeros), and returns the predictions
+    (B, T, output_size) and the last state (1, B, hidden_size), so that a long
+    sequence can be fed in chunks, carrying the state from one to the next.
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, output_size: int):
+        super().__init__()
+        self.rnn = nn.RNN(input_size, hidden_size, batch_first=True)
+        self.head = nn.Linear(hidden_size, output_size)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor | None = None):
+        states, h_last = self.rnn(x, h)
+        return self.head(states), h_last
