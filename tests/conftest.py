@@ -10,44 +10,56 @@ sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
 from autograder import pipeline  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
-from helpers import student_notebook, write_submission  # noqa: E402
-
-ASSIGNMENT = "01-activations"
-NOTEBOOK = "activations"
+from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
 
 
-@pytest.fixture(scope="session")
-def graded_class(tmp_path_factory):
-    """Grade a whole class of chapter 1 submissions; return (rows by student, out dir)."""
-    subs = tmp_path_factory.mktemp("submissions")
-    out = tmp_path_factory.mktemp("graded")
-    mistakes, alternatives = for_assignment(ASSIGNMENT)
+def grade_class(assignment: str, subs: Path, out: Path) -> dict:
+    """Grade a class of submissions for `assignment`: the reference, correct alternatives,
+    the release, one per known mistake, and broken or tampered notebooks.
+    Returns the rows of grades.csv by student id."""
+    spec = EXERCISE_SPECS[assignment]
+    notebook = spec.notebook
+    mistakes, alternatives = for_assignment(assignment)
 
     def submit(student, content):
-        write_submission(subs, student, ASSIGNMENT, NOTEBOOK, content)
+        write_submission(subs, student, assignment, notebook, content)
 
-    submit("reference", student_notebook(ASSIGNMENT, NOTEBOOK))
-    submit("alternatives", student_notebook(ASSIGNMENT, NOTEBOOK, alternatives))
-    release = (pipeline.EXERCISES / ASSIGNMENT / f"{NOTEBOOK}.ipynb").read_text()
-    submit("release", release)
+    submit("reference", student_notebook(assignment, notebook))
+    submit("alternatives", student_notebook(assignment, notebook, alternatives))
+    submit("release", (pipeline.EXERCISES / assignment / f"{notebook}.ipynb").read_text())
     for mistake in mistakes:
         submit(
             f"mistake.{mistake.name}",
-            student_notebook(ASSIGNMENT, NOTEBOOK, {mistake.function: mistake.code}),
+            student_notebook(assignment, notebook, {mistake.function: mistake.code}),
         )
     # Broken and tampered submissions: graded, never fatal.
     submit("broken-json", '{"cells": [')
-    (subs / "empty-folder" / ASSIGNMENT).mkdir(parents=True)
-    stripped = student_notebook(ASSIGNMENT, NOTEBOOK)
+    (subs / "empty-folder" / assignment).mkdir(parents=True)
+    stripped = student_notebook(assignment, notebook)
     stripped["cells"] = [
         c for c in stripped["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")
     ]
     submit("deleted-test-cells", stripped)
-    renamed = "def my_sigmoid(x):\n    return 1 / (1 + torch.exp(-x))\n"
-    submit("renamed-function", student_notebook(ASSIGNMENT, NOTEBOOK, {"sigmoid": renamed}))
+    function, _ = spec.renamed
+    renamed = f"def my_{function}(*args):\n    raise NotImplementedError\n"
+    submit("renamed-function", student_notebook(assignment, notebook, {function: renamed}))
     (subs / "bad name!").mkdir()
 
-    pipeline.grade(ASSIGNMENT, subs, out)
+    pipeline.grade(assignment, subs, out)
     with open(out / "grades.csv") as f:
-        rows = {row["student_id"]: row for row in csv.DictReader(f)}
-    return rows, out
+        return {row["student_id"]: row for row in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="session")
+def graded_class(tmp_path_factory):
+    """graded_class(assignment) -> (rows by student, output folder), graded once per session."""
+    cache = {}
+
+    def graded(assignment):
+        if assignment not in cache:
+            subs = tmp_path_factory.mktemp(f"submissions-{assignment}")
+            out = tmp_path_factory.mktemp(f"graded-{assignment}")
+            cache[assignment] = grade_class(assignment, subs, out), out
+        return cache[assignment]
+
+    return graded

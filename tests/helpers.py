@@ -1,12 +1,31 @@
 """Building student submissions for the tests: from the release, as a student would."""
 
 import json
+from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import EXERCISES, SOLUTIONS
 from autograder.mistakes import replace_function
 
 NBGRADER = "nbgrader"
+
+
+@dataclass(frozen=True)
+class Exercise:
+    notebook: str  # the notebook's name in solutions/<assignment>/
+    points: float  # total points of its test cells
+    renamed: tuple[str, str]  # a function, and the test cell that loses everything without it
+    report_line: str  # a line the reference solution's feedback page shows
+
+
+EXERCISE_SPECS = {
+    "01-activations": Exercise(
+        "activations", 48, ("sigmoid", "test_sigmoid"), "sigmoid and sigmoid_grad: 8 of 8 points"
+    ),
+    "02-bptt": Exercise(
+        "bptt", 30, ("rnn_backward", "test_rnn_backward"), "rnn_backward: 10 of 10 points"
+    ),
+}
 
 
 def load(path: Path) -> dict:

@@ -3,8 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from autograder.config import REPO
-from helpers import student_notebook
+from autograder.pipeline import grade_cells
+from helpers import EXERCISE_SPECS, student_notebook
 
 
 def validate(path: Path) -> dict:
@@ -14,13 +17,15 @@ def validate(path: Path) -> dict:
     return Validator().validate(str(path))
 
 
-def test_validate_passes_a_finished_exercise_and_fails_a_blank_one(tmp_path):
-    done = tmp_path / "done" / "activations.ipynb"
+@pytest.mark.parametrize("assignment", list(EXERCISE_SPECS))
+def test_validate_passes_a_finished_exercise_and_fails_a_blank_one(tmp_path, assignment):
+    notebook = EXERCISE_SPECS[assignment].notebook
+    done = tmp_path / "done" / f"{notebook}.ipynb"
     done.parent.mkdir()
-    done.write_text(json.dumps(student_notebook("01-activations", "activations")))
-    blank = REPO / "exercises" / "01-activations" / "activations.ipynb"
+    done.write_text(json.dumps(student_notebook(assignment, notebook)))
+    blank = REPO / "exercises" / assignment / f"{notebook}.ipynb"
 
     assert validate(done) == {}
     failed = validate(blank)["failed"]
-    assert len(failed) == 8  # every test cell reports its failing checks
+    assert len(failed) == len(grade_cells(assignment))  # every test cell reports its failures
     assert all("Partial credit" in cell["error"] or "Error" in cell["error"] for cell in failed)

@@ -1,0 +1,139 @@
+"""Every exercise, graded through the real nbgrader pipeline (see conftest.py)."""
+
+import html
+import re
+
+import pytest
+
+from autograder.mistakes import for_assignment
+from autograder.pipeline import grade_cells
+from helpers import EXERCISE_SPECS, solution_lines
+
+ASSIGNMENTS = list(EXERCISE_SPECS)
+
+
+def cells(assignment):
+    return {f"{nb}:{gid}": points for nb, gid, points in grade_cells(assignment)}
+
+
+def scores(assignment, row):
+    return {cell: float(row[cell]) for cell in cells(assignment)}
+
+
+ALL_MISTAKES = [
+    pytest.param(assignment, mistake, id=f"{assignment}:{mistake.name}")
+    for assignment in ASSIGNMENTS
+    for mistake in for_assignment(assignment)[0]
+]
+
+
+def test_every_assignment_is_covered_here():
+    from autograder.pipeline import assignments
+
+    assert set(assignments()) == set(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_solution_gets_full_marks(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    assert scores(assignment, rows["reference"]) == cells(assignment)
+    assert float(rows["reference"]["score"]) == EXERCISE_SPECS[assignment].points
+    assert sum(cells(assignment).values()) == EXERCISE_SPECS[assignment].points
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_release_gets_zero_without_crashing(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    assert rows["release"]["status"] == "graded"
+    assert set(scores(assignment, rows["release"]).values()) == {0.0}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_correct_alternatives_keep_full_marks(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    assert scores(assignment, rows["alternatives"]) == cells(assignment)
+
+
+@pytest.mark.parametrize(("assignment", "mistake"), ALL_MISTAKES)
+def test_each_mistake_loses_points_in_its_own_cell_only(graded_class, assignment, mistake):
+    rows, _ = graded_class(assignment)
+    got = scores(assignment, rows[f"mistake.{mistake.name}"])
+    full = cells(assignment)
+    target = f"{EXERCISE_SPECS[assignment].notebook}:{mistake.test_cell}"
+    assert got[target] < full[target], f"{mistake.name} kept full marks in {target}"
+    others = {cell: got[cell] for cell in full if cell != target}
+    assert others == {cell: full[cell] for cell in others}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_broken_and_empty_submissions_score_zero_with_a_reason(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    for student in ("broken-json", "empty-folder"):
+        assert float(rows[student]["score"]) == 0
+    notebook = EXERCISE_SPECS[assignment].notebook
+    assert f"unreadable {notebook}.ipynb" in rows["broken-json"]["status"]
+    assert rows["empty-folder"]["status"] == "not graded: no readable notebook submitted"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_deleted_test_cells_are_restored_and_run(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    assert scores(assignment, rows["deleted-test-cells"]) == cells(assignment)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_invalid_student_folder_is_skipped(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    assert "bad name!" not in rows
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_feedback_has_check_report_but_no_hidden_tests(graded_class, assignment):
+    _, out = graded_class(assignment)
+    spec = EXERCISE_SPECS[assignment]
+    page = (out / "feedback" / "reference" / assignment / f"{spec.notebook}.html").read_text()
+    assert spec.report_line in page
+    assert "BEGIN HIDDEN TESTS" not in page
+    assert "hidden_checks" not in page
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_grades_csv_has_one_column_per_graded_cell(graded_class, assignment):
+    _, out = graded_class(assignment)
+    header = (out / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["student_id", "assignment", "score", "max_score"]
+    assert header[4:-1] == list(cells(assignment))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_mistake_is_named_once_and_every_cell_has_some(assignment):
+    mistakes, _ = for_assignment(assignment)
+    names = [m.name for m in mistakes]
+    assert len(names) == len(set(names))
+    assert {m.test_cell for m in mistakes} == {c.split(":")[1] for c in cells(assignment)}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_a_missing_function_costs_its_own_cell_only(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    spec = EXERCISE_SPECS[assignment]
+    target = f"{spec.notebook}:{spec.renamed[1]}"
+    got = scores(assignment, rows["renamed-function"])
+    assert got[target] == 0
+    full = cells(assignment)
+    assert {c: p for c, p in got.items() if c != target} == {
+        c: p for c, p in full.items() if c != target
+    }
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_no_feedback_page_shows_hidden_test_code(graded_class, assignment):
+    _, out = graded_class(assignment)
+    pages = list((out / "feedback").rglob("*.html"))
+    assert len(pages) > len(for_assignment(assignment)[0])
+    hidden = [line for line in solution_lines(assignment) if "checks" in line]
+    assert hidden
+    for page in pages:
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        for line in hidden:
+            assert line not in text, f"{page.parent.parent.name}: hidden test shown: {line}"
