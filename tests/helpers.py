@@ -67,6 +67,10 @@ def write_submission(root: Path, student: str, assignment: str, notebook: str, c
     return path
 
 
+# Boilerplate every PyTorch training loop has: not a leak when the book shows it.
+COMMON_LINES = {"optimizer.zero_grad()"}
+
+
 def solution_lines(assignment: str, *, min_length: int = 20) -> list[str]:
     """Distinctive lines of the reference solutions and hidden tests: none may leak."""
     lines = []
@@ -79,6 +83,11 @@ def solution_lines(assignment: str, *, min_length: int = 20) -> list[str]:
                     inside = True
                 elif marker in ("### END SOLUTION", "### END HIDDEN TESTS"):
                     inside = False
-                elif inside and len(marker) >= min_length and not marker.startswith("#"):
+                elif (
+                    inside
+                    and len(marker) >= min_length
+                    and not marker.startswith("#")
+                    and marker not in COMMON_LINES
+                ):
                     lines.append(marker)
     return lines

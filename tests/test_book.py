@@ -5,7 +5,10 @@ import re
 from autograder.config import REPO
 
 BUILD = REPO / "_build" / "html"
-CHAPTERS = ["book/01-activations/activation-functions.html"]
+CHAPTERS = [
+    "book/01-activations/activation-functions.html",
+    "book/02-bptt/unrolling-and-bptt.html",
+]
 
 
 def test_every_chapter_page_is_built_with_figures():
