@@ -30,6 +30,12 @@ def main(argv=None) -> int:
         for name in [args.assignment] if args.assignment else pipeline.assignments():
             pipeline.release(name)
             print(f"released {name} into exercises/{name}")
+        # Students' notebooks name known mistakes from their fingerprints (never their code).
+        from autograder import fingerprints
+
+        report = fingerprints.write(pipeline.assignments())
+        for name, (diagnosable, known) in report.items():
+            print(f"{name}: {diagnosable} of {known} known mistakes diagnosable from outputs")
     elif args.command == "grade":
         pipeline.grade(args.assignment, args.submissions, args.out)
     return 0

@@ -193,6 +193,7 @@ class Checks:
         self.title = title
         self.points = float(points)
         self.results = []  # (name, weight, status, message); status: PASS, FAIL or NOT RUN
+        self.hints = []  # (function name, hint) from rnncourse.diagnosis
 
     def check(self, name: str, weight: float, fn: Callable[[], object]) -> bool:
         """Run `fn()`; the check passes if it returns without raising."""
@@ -252,6 +253,18 @@ class Checks:
 
         return self.check(f"{name} [{how}]", weight, run)
 
+    def diagnose(self, name: str, namespace: dict) -> None:
+        """Compare the student's function `name` (looked up in `namespace`, the notebook's
+        `globals()`) with the known mistakes; `score()` prints a matching mistake's hint
+        when some check failed. Call it where the function sees the same helpers as
+        during the checks."""
+        from rnncourse.diagnosis import diagnose
+
+        fn = namespace.get(name)
+        hint = diagnose(name, fn) if callable(fn) else None
+        if hint:
+            self.hints.append((name, hint))
+
     def score(self) -> float:
         """Print one line per check and return the points earned, as a plain float."""
         # A check that could not run here counts neither for nor against.
@@ -263,4 +276,7 @@ class Checks:
             print("  (visible checks only; more checks are added when your work is graded)")
         for name, weight, status, message in self.results:
             print(f"  {status} ({weight:g}) {name}" + (f"\n        {message}" if message else ""))
+        if any(status == "FAIL" for _, _, status, _ in self.results):
+            for name, hint in self.hints:
+                print(f"  HINT your {name} behaves like a known mistake: {hint}")
         return float(points)

@@ -8,6 +8,7 @@ import pytest
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
 from helpers import EXERCISE_SPECS, solution_lines
+from rnncourse.diagnosis import known_mistakes
 
 ASSIGNMENTS = list(EXERCISE_SPECS)
 
@@ -137,3 +138,31 @@ def test_no_feedback_page_shows_hidden_test_code(graded_class, assignment):
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
         for line in hidden:
             assert line not in text, f"{page.parent.parent.name}: hidden test shown: {line}"
+
+
+DIAGNOSED = [
+    pytest.param(assignment, name, function, id=f"{assignment}:{name}")
+    for assignment in ASSIGNMENTS
+    for function, entries in known_mistakes().items()
+    for entry in entries
+    for name in entry["mistakes"]
+    if name in {m.name for m in for_assignment(assignment)[0]}
+]
+
+
+@pytest.mark.parametrize(("assignment", "name", "function"), DIAGNOSED)
+def test_feedback_names_each_diagnosable_mistake(graded_class, assignment, name, function):
+    _, out = graded_class(assignment)
+    notebook = EXERCISE_SPECS[assignment].notebook
+    page = out / "feedback" / f"mistake.{name}" / assignment / f"{notebook}.html"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+    assert f"HINT your {function} behaves like a known mistake" in text
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_reference_feedback_has_no_hint(graded_class, assignment):
+    _, out = graded_class(assignment)
+    notebook = EXERCISE_SPECS[assignment].notebook
+    for student in ("reference", "alternatives"):
+        page = out / "feedback" / student / assignment / f"{notebook}.html"
+        assert "HINT" not in page.read_text()

@@ -39,7 +39,7 @@ SHAPES = [(3, 5, 4, 6), (1, 1, 2, 3), (2, 1, 3, 3), (1, 7, 5, 2), (4, 9, 3, 3)]
 
 
 def _unchanged_after(fn, tensors: dict):
-    """Call fn(*tensors.values()) and fail if it modified any of them in place; return the output."""
+    """Call fn(*tensors.values()); fail if it modified any of them in place; return its output."""
     before = {name: t.clone() for name, t in tensors.items()}
     out = fn(*tensors.values())
     for name, t in tensors.items():

@@ -100,8 +100,8 @@ def sigmoid_grad(x):
     e = torch.exp(-x)
     return e / (1 + e) ** 2
 """,
-        "your sigmoid_grad computes exp(-x), which overflows for large negative x; write it "
-        "as sigmoid(x) * (1 - sigmoid(x))",
+        "your sigmoid_grad computes exp(-x), which overflows for large negative x; use the "
+        "identity for the derivative given above, with your stable sigmoid",
     ),
     Mistake(
         "sigmoid_grad_of_preactivation",
@@ -208,8 +208,8 @@ def leaky_relu_grad(x, slope=0.01):
 def softplus(x):
     return torch.log(1 + torch.exp(x))
 """,
-        "your softplus computes exp(x), which overflows for large x; write it as "
-        "max(x, 0) + log1p(exp(-|x|))",
+        "your softplus computes exp(x), which overflows for large x; split off the part "
+        "that grows with x, so that exp only ever sees -|x|",
     ),
     Mistake(
         "logsumexp_naive",

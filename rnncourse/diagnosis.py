@@ -1,0 +1,213 @@
+"""Naming a student's mistake: compare their function's output with known wrong ones.
+
+Every exercise function has a *probe*: a fixed, small call on the CPU whose
+results (outputs, and inputs after the call, to see in-place changes) form a
+fingerprint. The course's bank of known mistakes was run through the same
+probes; their fingerprints and one-sentence hints ship in
+`known_mistakes.json` (outputs only: no code, no solution, no hidden test).
+When a student's fingerprint matches a known mistake's, the test cell says so.
+
+The probe runs on the CPU in float64 (plus float32 where dtype matters), so a
+hint is the same on every grader, with or without a GPU. A hint only ever adds
+a sentence to a failed check; it never changes a score.
+"""
+
+import contextlib
+import io
+import json
+import warnings
+from collections.abc import Callable
+from functools import cache
+from importlib import resources
+
+import torch
+
+from rnncourse.models import SequenceRegressor
+from rnncourse.rnn_reference import GRADIENT_NAMES, random_rnn_problem
+
+KNOWN_MISTAKES = "known_mistakes.json"
+
+# ---------------------------------------------------------------------------
+# Probes: function name -> probe(fn) -> tuple of tensors
+# ---------------------------------------------------------------------------
+
+# Values where overflow, sign and the point 0 all show.
+_POINTS = [-1000.0, -30.0, -3.0, -0.5, 0.0, 0.5, 3.0, 30.0, 1000.0]
+
+
+def _elementwise(fn, *args):
+    out = []
+    for dtype in (torch.float64, torch.float32):
+        x = torch.tensor(_POINTS, dtype=dtype)
+        out += [fn(x, *args), x]
+    return tuple(out)
+
+
+def _logsumexp(fn):
+    x = torch.tensor([[1000.0, 999.0, 0.0], [-1000.0, -1000.0, -1000.0], [1.0, 2.0, 3.0]])
+    x = x.double()
+    return fn(x, dim=-1), fn(x, dim=0), x
+
+
+def _layer_stack():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(4, 3, generator=g, dtype=torch.float64)
+    widths = [3, 5, 4, 2]
+    weights = [
+        torch.randn(o, i, generator=g, dtype=torch.float64) / i**0.5
+        for i, o in zip(widths[:-1], widths[1:], strict=True)
+    ]
+    return x, weights
+
+
+def _backprop(fn):
+    x, weights = _layer_stack()
+    tanh_grad = lambda z: 1 - torch.tanh(z) ** 2  # noqa: E731
+    relu_grad = lambda z: (z > 0).to(z.dtype)  # noqa: E731
+    return (
+        fn(x, weights, torch.tanh, tanh_grad),
+        fn(x, weights, torch.relu, relu_grad),
+        *weights,
+    )
+
+
+def _problem(batch=2, time=4, inputs=3, hidden=5, seed=0):
+    p = random_rnn_problem(batch, time, inputs, hidden, seed=seed)
+    return [p[k] for k in ("x", "h0", "W_ih", "W_hh", "b")]
+
+
+def _rnn_cell(fn):
+    x, h0, W_ih, W_hh, b = _problem(time=1)
+    return fn(x[:, 0], h0, W_ih, W_hh, b), h0
+
+
+def _rnn_forward(fn):
+    x, h0, W_ih, W_hh, b = _problem()
+    return (*fn(x, W_ih, W_hh, b, h0), *fn(x, W_ih, W_hh, b, None), x, h0)
+
+
+def _rnn_backward(fn):
+    from rnncourse.rnn_reference import torch_rnn
+
+    x, h0, W_ih, W_hh, b = _problem()
+    hs, _ = torch_rnn(x, W_ih, W_hh, b, h0)
+    hs = hs.detach()
+    dhs = torch.linspace(-1, 1, hs.numel(), dtype=hs.dtype).reshape(hs.shape)
+    grads = fn(x, h0, hs, dhs, W_ih, W_hh)
+    return (*(grads[name] for name in GRADIENT_NAMES), hs, dhs)
+
+
+def _clip(fn):
+    out = []
+    for scale, max_norm in ((3.0, 1.0), (0.1, 10.0), (0.0, 1.0)):
+        g = torch.Generator().manual_seed(1)
+        tensors = [
+            scale * torch.randn(shape, generator=g, dtype=torch.float64)
+            for shape in ((4, 3), (5,), ())
+        ]
+        norm = fn(tensors, max_norm)
+        out += [torch.as_tensor(norm, dtype=torch.float64), *tensors]
+    return tuple(out)
+
+
+def _tbptt(fn):
+    out = []
+    for chunk_len, max_norm in ((3, 0.05), (3, 1e3)):
+        torch.manual_seed(0)
+        model = SequenceRegressor(2, 4, 1).double()
+        g = torch.Generator().manual_seed(1)
+        x = torch.randn(2, 8, 2, generator=g, dtype=torch.float64)
+        y = torch.randn(2, 8, 1, generator=g, dtype=torch.float64)
+        optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
+        losses, h = fn(model, optimizer, x, y, chunk_len, max_norm)
+        losses = torch.tensor([float(v) for v in losses], dtype=torch.float64)
+        out += [losses, h.detach(), *(p.detach() for p in model.parameters())]
+    return tuple(out)
+
+
+PROBES: dict[str, Callable] = {
+    "step": _elementwise,
+    "sigmoid": _elementwise,
+    "sigmoid_grad": _elementwise,
+    "tanh": _elementwise,
+    "tanh_grad": _elementwise,
+    "relu": _elementwise,
+    "relu_grad": _elementwise,
+    "leaky_relu": lambda fn: _elementwise(fn, 0.2) + _elementwise(fn),
+    "leaky_relu_grad": lambda fn: _elementwise(fn, 0.2) + _elementwise(fn),
+    "softplus": _elementwise,
+    "logsumexp": _logsumexp,
+    "gradient_norms_by_hand": _backprop,
+    "rnn_cell": _rnn_cell,
+    "rnn_forward": _rnn_forward,
+    "rnn_backward": _rnn_backward,
+    "clip_by_global_norm": _clip,
+    "train_tbptt": _tbptt,
+}
+
+
+# ---------------------------------------------------------------------------
+# Fingerprints
+# ---------------------------------------------------------------------------
+
+
+def fingerprint(name: str, fn: Callable) -> list[dict] | None:
+    """The probe's results for `fn` as plain data, or None if it raised or returned non-tensors."""
+    sink = io.StringIO()
+    try:
+        with (
+            warnings.catch_warnings(),
+            contextlib.redirect_stdout(sink),
+            contextlib.redirect_stderr(sink),
+        ):
+            warnings.simplefilter("ignore")
+            results = PROBES[name](fn)
+    except (Exception, SystemExit):  # student code may raise anything
+        return None
+    if not all(isinstance(r, torch.Tensor) for r in results):
+        return None
+    return [
+        {
+            "shape": list(r.shape),
+            "dtype": str(r.dtype).removeprefix("torch."),
+            "values": r.detach().cpu().double().flatten().tolist(),
+        }
+        for r in results
+    ]
+
+
+def same_fingerprint(a: list[dict], b: list[dict]) -> bool:
+    """True when two fingerprints agree in shapes, dtypes and values (to 1e-6 relative)."""
+    if len(a) != len(b):
+        return False
+    for x, y in zip(a, b, strict=True):
+        if x["shape"] != y["shape"] or x["dtype"] != y["dtype"]:
+            return False
+        vx = torch.tensor(x["values"], dtype=torch.float64)
+        vy = torch.tensor(y["values"], dtype=torch.float64)
+        if not torch.allclose(vx, vy, rtol=1e-6, atol=1e-9, equal_nan=True):
+            return False
+    return True
+
+
+@cache
+def known_mistakes() -> dict:
+    """function name -> list of {"mistakes", "hint", "fingerprint"}, from the shipped file."""
+    path = resources.files("rnncourse") / KNOWN_MISTAKES
+    if not path.is_file():
+        return {}
+    return json.loads(path.read_text())
+
+
+def diagnose(name: str, fn: Callable) -> str | None:
+    """The hint of the known mistake whose fingerprint `fn` matches, or None."""
+    entries = known_mistakes().get(name, [])
+    if not entries:
+        return None
+    found = fingerprint(name, fn)
+    if found is None:
+        return None
+    for entry in entries:
+        if same_fingerprint(found, entry["fingerprint"]):
+            return entry["hint"]
+    return None

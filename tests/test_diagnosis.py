@@ -1,0 +1,101 @@
+"""Diagnosis: every known mistake that shows in its outputs is named by its own hint,
+and no correct implementation ever gets a hint."""
+
+import json
+
+import pytest
+import torch
+
+from autograder import fingerprints
+from autograder.mistakes import for_assignment
+from autograder.pipeline import assignments
+from helpers import solution_lines
+from rnncourse.checks import Checks, expect_close
+from rnncourse.diagnosis import PROBES, diagnose, known_mistakes, same_fingerprint
+
+
+def test_shipped_fingerprints_are_fresh():
+    fresh, _ = fingerprints.build(assignments())
+    shipped = json.loads(fingerprints.OUTPUT.read_text())
+    assert sorted(fresh) == sorted(shipped), "run `make release` and commit rnncourse/"
+    for function, entries in fresh.items():
+        assert [(e["mistakes"], e["hint"]) for e in entries] == [
+            (e["mistakes"], e["hint"]) for e in shipped[function]
+        ], f"stale fingerprints for {function}: run `make release`"
+        for new, old in zip(entries, shipped[function], strict=True):
+            assert same_fingerprint(new["fingerprint"], old["fingerprint"]), function
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_every_function_with_known_mistakes_has_a_probe(assignment):
+    mistakes, _ = for_assignment(assignment)
+    assert {m.function for m in mistakes} <= set(PROBES)
+
+
+def diagnosable(assignment):
+    names = {m.name for m in for_assignment(assignment)[0]}
+    return [
+        pytest.param(assignment, name, entry["hint"], id=f"{assignment}:{name}")
+        for entries in known_mistakes().values()
+        for entry in entries
+        for name in entry["mistakes"]
+        if name in names
+    ]
+
+
+ALL_DIAGNOSABLE = [p for a in assignments() for p in diagnosable(a)]
+
+
+@pytest.mark.parametrize(("assignment", "name", "hint"), ALL_DIAGNOSABLE)
+def test_each_diagnosable_mistake_gets_its_own_hint(assignment, name, hint):
+    mistake = next(m for m in for_assignment(assignment)[0] if m.name == name)
+    namespace = dict(fingerprints.reference_namespace(assignment))
+    exec(mistake.code, namespace)
+    assert diagnose(mistake.function, namespace[mistake.function]) == hint
+    assert mistake.hint in hint
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_reference_and_alternatives_get_no_hint(assignment):
+    reference = fingerprints.reference_namespace(assignment)
+    mistakes, alternatives = for_assignment(assignment)
+    functions = {m.function for m in mistakes}
+    for function in functions:
+        assert diagnose(function, reference[function]) is None, function
+    for function, code in alternatives.items():
+        namespace = dict(reference)
+        exec(code, namespace)
+        assert diagnose(function, namespace[function]) is None, function
+
+
+@pytest.mark.parametrize("assignment", assignments())
+def test_most_known_mistakes_are_diagnosable(assignment):
+    mistakes, _ = for_assignment(assignment)
+    named = {p.values[1] for p in diagnosable(assignment)}
+    assert len(named) >= len(mistakes) // 2, f"only {len(named)} of {len(mistakes)}"
+
+
+def test_a_hint_is_printed_only_on_failure_and_never_changes_the_score(capsys):
+    naive = lambda x: torch.exp(x) / (1 + torch.exp(x))  # noqa: E731  overflows at x = 1000
+    x = torch.tensor([0.0, 1000.0], dtype=torch.float64)
+
+    failing = Checks("sigmoid", points=2)
+    failing.check("matches", 1, lambda: expect_close(naive(x), torch.sigmoid(x)))
+    before = Checks("sigmoid", points=2)
+    before.check("matches", 1, lambda: expect_close(naive(x), torch.sigmoid(x)))
+    failing.diagnose("sigmoid", {"sigmoid": naive})
+    assert failing.score() == before.score() == 0.0
+    assert "HINT your sigmoid behaves like a known mistake" in capsys.readouterr().out
+
+    passing = Checks("sigmoid", points=2)
+    passing.check("shape", 1, lambda: None)
+    passing.diagnose("sigmoid", {"sigmoid": naive})
+    assert passing.score() == 2.0
+    assert "HINT" not in capsys.readouterr().out
+
+
+def test_shipped_fingerprints_hold_no_solution_or_hidden_test_line():
+    text = fingerprints.OUTPUT.read_text()
+    for assignment in assignments():
+        for line in solution_lines(assignment):
+            assert json.dumps(line)[1:-1] not in text, line
