@@ -25,6 +25,9 @@ EXERCISE_SPECS = {
     "02-bptt": Exercise(
         "bptt", 30, ("rnn_backward", "test_rnn_backward"), "rnn_backward: 10 of 10 points"
     ),
+    "05-esn": Exercise(
+        "esn", 30, ("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"
+    ),
 }
 
 

@@ -21,7 +21,7 @@ class Mistake:
 
 
 # Assignment name -> module of this package holding its MISTAKES and ALTERNATIVES.
-MODULES = {"01-activations": "activations", "02-bptt": "bptt"}
+MODULES = {"01-activations": "activations", "02-bptt": "bptt", "05-esn": "esn"}
 
 
 def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:

@@ -1,0 +1,395 @@
+"""Chapter 5 (Echo State Networks): known mistakes and correct alternatives."""
+
+from autograder.mistakes import Mistake
+
+_MACKEY_GLASS = """
+def mackey_glass(n_steps, tau=17.0, dt=0.1, x0=1.2, device="cpu"):
+    per_unit, delay = round(1 / dt), round(tau / dt)
+    x = [x0] * (delay + 1)
+    for _ in range((n_steps - 1) * per_unit):
+        lagged, now = x[-1 - delay], x[-1]
+        x.append(now + dt * (0.2 * lagged / (1 + lagged**10) - 0.1 * now))
+    return torch.tensor(x[delay::per_unit], dtype=F64, device=device)
+"""
+
+_RESERVOIR = """
+def make_reservoir(
+    n_units, n_inputs, density, spectral_radius, input_scaling, generator, device="cpu"
+):
+    def uniform(*shape):
+        return 2 * torch.rand(shape, generator=generator, dtype=F64) - 1
+
+    W_in = input_scaling * uniform(n_units, 1 + n_inputs)
+    keep = torch.rand(n_units, n_units, generator=generator, dtype=F64) < density
+    W = uniform(n_units, n_units) * keep
+    W = W * (spectral_radius / torch.linalg.eigvals(W).abs().max())
+    return W_in.to(device), W.to(device)
+"""
+
+_RUN = """
+def run_reservoir(W_in, W, inputs, leak, x0=None):
+    x = torch.zeros_like(W[0]) if x0 is None else x0
+    drive = inputs @ W_in[:, 1:].T + W_in[:, 0]
+    states = []
+    for d in drive:
+        x = (1 - leak) * x + leak * torch.tanh(d + W @ x)
+        states.append(x)
+    return torch.stack(states)
+"""
+
+_READOUT = """
+def fit_readout(states, targets, ridge):
+    X = torch.cat([torch.ones_like(states[:, :1]), states], dim=1)
+    A = X.T @ X + ridge * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
+    return torch.linalg.solve(A, X.T @ targets).T
+"""
+
+_GENERATE = """
+def generate(W_in, W, W_out, x, n_steps, leak):
+    outputs = []
+    for _ in range(n_steps):
+        y = W_out[:, 0] + W_out[:, 1:] @ x
+        outputs.append(y)
+        x = (1 - leak) * x + leak * torch.tanh(W_in[:, 0] + W_in[:, 1:] @ y + W @ x)
+    return torch.stack(outputs)
+"""
+
+_NRMSE = """
+def nrmse(prediction, target):
+    return torch.sqrt(torch.mean((prediction - target) ** 2)) / target.std(correction=0)
+"""
+
+_FORECAST = """
+def forecast(series, n_train, n_test, config, generator):
+    reservoir = make_reservoir(
+        config["n_units"], 1, config["density"], config["spectral_radius"],
+        config["input_scaling"], generator, device=series.device,
+    )
+    W_in, W = reservoir
+    states = run_reservoir(W_in, W, series[:n_train, None], config["leak"])
+    w = config["washout"]
+    W_out = fit_readout(states[w:-1], series[w + 1 : n_train, None], config["ridge"])
+    return generate(W_in, W, W_out, states[-1], n_test, config["leak"])[:, 0]
+"""
+
+
+def _mistake(name, function, test_cell, base, correct, wrong, hint):
+    assert correct in base, correct
+    return Mistake(name, function, test_cell, base.replace(correct, wrong), hint)
+
+
+MISTAKES = [
+    _mistake(
+        "mg_no_delay",
+        "mackey_glass",
+        "test_mackey_glass",
+        _MACKEY_GLASS,
+        "lagged, now = x[-1 - delay], x[-1]",
+        "lagged, now = x[-1], x[-1]",
+        "the feedback term must use the delayed value x(t - tau), not x(t)",
+    ),
+    _mistake(
+        "mg_every_euler_step",
+        "mackey_glass",
+        "test_mackey_glass",
+        _MACKEY_GLASS,
+        "x[delay::per_unit]",
+        "x[delay:][:n_steps]",
+        "return one value per unit of time (every round(1 / dt)-th Euler step), not every step",
+    ),
+    _mistake(
+        "mg_zero_history",
+        "mackey_glass",
+        "test_mackey_glass",
+        _MACKEY_GLASS,
+        "x = [x0] * (delay + 1)",
+        "x = [0.0] * delay + [x0]",
+        "the history x(t) for t <= 0 is x0 everywhere, not zero",
+    ),
+    _mistake(
+        "mg_power_outside",
+        "mackey_glass",
+        "test_mackey_glass",
+        _MACKEY_GLASS,
+        "0.2 * lagged / (1 + lagged**10)",
+        "(0.2 * lagged / (1 + lagged)) ** 10",
+        "only x(t - tau) in the denominator is raised to the 10th power",
+    ),
+    _mistake(
+        "reservoir_radius_from_real_part",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "torch.linalg.eigvals(W).abs().max()",
+        "torch.linalg.eigvals(W).real.max()",
+        "the spectral radius is the largest modulus |lambda| of the complex eigenvalues, "
+        "not the largest real part",
+    ),
+    _mistake(
+        "reservoir_radius_from_singular_value",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "torch.linalg.eigvals(W).abs().max()",
+        "torch.linalg.matrix_norm(W, 2)",
+        "you scaled by the largest singular value; the spectral radius is the largest "
+        "|eigenvalue|, which is smaller for a non-symmetric W",
+    ),
+    _mistake(
+        "reservoir_density_inverted",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "< density",
+        "> density",
+        "an entry is kept with probability `density`: keep it when rand < density",
+    ),
+    _mistake(
+        "reservoir_global_rng",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "return 2 * torch.rand(shape, generator=generator, dtype=F64) - 1",
+        "return 2 * torch.rand(shape, dtype=F64) - 1",
+        "draw every random number from the given generator, so that a seed fixes the reservoir",
+    ),
+    _mistake(
+        "reservoir_unscaled_input",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "W_in = input_scaling * uniform",
+        "W_in = uniform",
+        "W_in must be uniform in [-input_scaling, input_scaling]",
+    ),
+    _mistake(
+        "reservoir_stays_on_cpu",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "return W_in.to(device), W.to(device)",
+        "return W_in, W",
+        "move both matrices to `device` before returning them",
+    ),
+    _mistake(
+        "run_leak_reversed",
+        "run_reservoir",
+        "test_run_reservoir",
+        _RUN,
+        "x = (1 - leak) * x + leak * torch.tanh(d + W @ x)",
+        "x = leak * x + (1 - leak) * torch.tanh(d + W @ x)",
+        "the leak rate weighs the new activation: x = (1 - a) x + a tanh(...), not the "
+        "other way round",
+    ),
+    _mistake(
+        "run_no_bias_input",
+        "run_reservoir",
+        "test_run_reservoir",
+        _RUN,
+        "inputs @ W_in[:, 1:].T + W_in[:, 0]",
+        "inputs @ W_in[:, 1:].T",
+        "W_in's first column multiplies a constant input 1 (the bias): it is missing",
+    ),
+    _mistake(
+        "run_state_not_carried",
+        "run_reservoir",
+        "test_run_reservoir",
+        _RUN,
+        "x = (1 - leak) * x + leak * torch.tanh(d + W @ x)\n        states.append(x)",
+        "states.append((1 - leak) * x + leak * torch.tanh(d + W @ x))",
+        "the new state is never carried to the next step",
+    ),
+    _mistake(
+        "run_cpu_initial_state",
+        "run_reservoir",
+        "test_run_reservoir",
+        _RUN,
+        "torch.zeros_like(W[0])",
+        "torch.zeros(W.shape[0], dtype=W.dtype)",
+        "the zero initial state is created on the CPU; use torch.zeros_like or device=",
+    ),
+    _mistake(
+        "readout_plain_inverse",
+        "fit_readout",
+        "test_fit_readout",
+        _READOUT,
+        "torch.linalg.solve(A, X.T @ targets).T",
+        "(torch.linalg.inv(A) @ X.T @ targets).T",
+        "an explicit inverse loses many digits on ill-conditioned problems: use torch.linalg.solve",
+    ),
+    _mistake(
+        "readout_no_ridge",
+        "fit_readout",
+        "test_fit_readout",
+        _READOUT,
+        "X.T @ X + ridge * torch.eye",
+        "X.T @ X + 0 * torch.eye",
+        "the ridge term beta I is missing from the normal equations",
+    ),
+    _mistake(
+        "readout_no_bias_column",
+        "fit_readout",
+        "test_fit_readout",
+        _READOUT,
+        "X = torch.cat([torch.ones_like(states[:, :1]), states], dim=1)",
+        "X = states",
+        "put a column of ones in front of the states: W_out's first column is the bias",
+    ),
+    _mistake(
+        "readout_ridge_everywhere",
+        "fit_readout",
+        "test_fit_readout",
+        _READOUT,
+        "ridge * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)",
+        "ridge",
+        "adding beta to every entry of X^T X is not ridge regression: add beta I",
+    ),
+    _mistake(
+        "generate_leak_reversed",
+        "generate",
+        "test_generate",
+        _GENERATE,
+        "x = (1 - leak) * x + leak * torch.tanh(",
+        "x = leak * x + (1 - leak) * torch.tanh(",
+        "the leak rate weighs the new activation: x = (1 - a) x + a tanh(...)",
+    ),
+    _mistake(
+        "generate_updates_before_reading",
+        "generate",
+        "test_generate",
+        _GENERATE,
+        """        y = W_out[:, 0] + W_out[:, 1:] @ x
+        outputs.append(y)
+        x = (1 - leak) * x + leak * torch.tanh(W_in[:, 0] + W_in[:, 1:] @ y + W @ x)""",
+        """        y = W_out[:, 0] + W_out[:, 1:] @ x
+        x = (1 - leak) * x + leak * torch.tanh(W_in[:, 0] + W_in[:, 1:] @ y + W @ x)
+        outputs.append(W_out[:, 0] + W_out[:, 1:] @ x)""",
+        "the given state has already seen the last input: read it out first, then update",
+    ),
+    _mistake(
+        "generate_no_feedback",
+        "generate",
+        "test_generate",
+        _GENERATE,
+        "W_in[:, 1:] @ y + W @ x",
+        "W @ x",
+        "each output must be fed back as the next input (W_in [1; y])",
+    ),
+    _mistake(
+        "nrmse_sample_std",
+        "nrmse",
+        "test_nrmse",
+        _NRMSE,
+        "target.std(correction=0)",
+        "target.std()",
+        "use the population standard deviation (correction=0); torch's default divides by n - 1",
+    ),
+    _mistake(
+        "nrmse_by_variance",
+        "nrmse",
+        "test_nrmse",
+        _NRMSE,
+        "target.std(correction=0)",
+        "target.var(correction=0)",
+        "divide the RMSE by the standard deviation, not the variance",
+    ),
+    _mistake(
+        "nrmse_no_sqrt",
+        "nrmse",
+        "test_nrmse",
+        _NRMSE,
+        "torch.sqrt(torch.mean((prediction - target) ** 2))",
+        "torch.mean((prediction - target) ** 2)",
+        "take the square root of the mean squared error",
+    ),
+    _mistake(
+        "forecast_no_washout",
+        "forecast",
+        "test_forecast",
+        _FORECAST,
+        "W_out = fit_readout(states[w:-1], series[w + 1 : n_train, None]",
+        "W_out = fit_readout(states[:-1], series[1:n_train, None]",
+        "discard the first `washout` states before fitting: they still depend on the "
+        "arbitrary initial state",
+    ),
+    _mistake(
+        "forecast_targets_not_shifted",
+        "forecast",
+        "test_forecast",
+        _FORECAST,
+        "series[w + 1 : n_train, None]",
+        "series[w : n_train - 1, None]",
+        "the state after input t must predict the value at t + 1, not the input itself",
+    ),
+    _mistake(
+        "forecast_feeds_back_truth",
+        "forecast",
+        "test_forecast",
+        _FORECAST,
+        """    return generate(W_in, W, W_out, states[-1], n_test, config["leak"])[:, 0]""",
+        """    future = run_reservoir(W_in, W, series[n_train - 1 : n_train + n_test - 1, None],
+                           config["leak"], x0=states[-2])
+    return (W_out[:, 0] + future @ W_out[:, 1:].T)[:, 0]""",
+        "the forecast feeds back the true values after n_train, which do not exist yet; "
+        "feed back the ESN's own outputs (generate)",
+    ),
+]
+
+# Correct implementations written differently from the reference: they must keep full marks.
+ALTERNATIVES = {
+    "mackey_glass": """
+def mackey_glass(n_steps, tau=17.0, dt=0.1, x0=1.2, device="cpu"):
+    per_unit, delay = round(1 / dt), round(tau / dt)
+    history = torch.full((delay + 1 + (n_steps - 1) * per_unit,), x0, dtype=F64)
+    values = history.tolist()
+    for k in range(delay, len(values) - 1):
+        past = values[k - delay]
+        values[k + 1] = values[k] + dt * (0.2 * past / (1 + past**10) - 0.1 * values[k])
+    return torch.tensor(values, dtype=F64)[delay::per_unit].to(device)
+""",
+    "make_reservoir": """
+def make_reservoir(
+    n_units, n_inputs, density, spectral_radius, input_scaling, generator, device="cpu"
+):
+    W_in = torch.empty(n_units, 1 + n_inputs, dtype=F64).uniform_(
+        -input_scaling, input_scaling, generator=generator
+    )
+    mask = torch.bernoulli(torch.full((n_units, n_units), density, dtype=F64), generator=generator)
+    W = torch.empty(n_units, n_units, dtype=F64).uniform_(-1, 1, generator=generator) * mask
+    rho = torch.max(torch.abs(torch.linalg.eigvals(W)))
+    return W_in.to(device), (W / rho * spectral_radius).to(device)
+""",
+    "run_reservoir": """
+def run_reservoir(W_in, W, inputs, leak, x0=None):
+    states = inputs.new_zeros(inputs.shape[0], W.shape[0])
+    x = states[0] if x0 is None else x0
+    ones = inputs.new_ones(inputs.shape[0], 1)
+    u = torch.cat([ones, inputs], dim=1)
+    for t in range(inputs.shape[0]):
+        x = x + leak * (torch.tanh(W_in @ u[t] + W @ x) - x)
+        states[t] = x
+    return states
+""",
+    "fit_readout": """
+def fit_readout(states, targets, ridge):
+    X = torch.nn.functional.pad(states, (1, 0), value=1.0)
+    n = X.shape[1]
+    A = torch.cat([X, math.sqrt(ridge) * torch.eye(n, dtype=X.dtype, device=X.device)])
+    B = torch.cat([targets, targets.new_zeros(n, targets.shape[1])])
+    return torch.linalg.lstsq(A, B).solution.T
+""",
+    "generate": """
+def generate(W_in, W, W_out, x, n_steps, leak):
+    outputs = x.new_empty(n_steps, W_out.shape[0])
+    one = x.new_ones(1)
+    for t in range(n_steps):
+        outputs[t] = W_out @ torch.cat([one, x])
+        x = (1 - leak) * x + leak * torch.tanh(W_in @ torch.cat([one, outputs[t]]) + W @ x)
+    return outputs
+""",
+    "nrmse": """
+def nrmse(prediction, target):
+    mse = torch.nn.functional.mse_loss(prediction, target)
+    return (mse / ((target - target.mean()) ** 2).mean()).sqrt()
+""",
+}
