@@ -1,3 +1,5 @@
 from autograder.cli import main
 
-raise SystemExit(main())
+# Guarded: parallel grading starts worker processes that import this module.
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -24,6 +24,12 @@ def main(argv=None) -> int:
     grd.add_argument(
         "--out", required=True, type=Path, help="where grades.csv and feedback/ are written"
     )
+    grd.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="notebooks graded at once, each in its own process (default: one per CPU core)",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -37,5 +43,5 @@ def main(argv=None) -> int:
         for name, (diagnosable, known) in report.items():
             print(f"{name}: {diagnosable} of {known} known mistakes diagnosable from outputs")
     elif args.command == "grade":
-        pipeline.grade(args.assignment, args.submissions, args.out)
+        pipeline.grade(args.assignment, args.submissions, args.out, workers=args.workers)
     return 0

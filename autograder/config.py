@@ -28,7 +28,8 @@ def nbgrader_config(
     c.CourseDirectory.submitted_directory = "submitted"
     c.CourseDirectory.autograded_directory = "autograded"
     c.CourseDirectory.feedback_directory = "feedback"
-    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}"
+    # Parallel graders share the SQLite file: wait for its lock instead of failing.
+    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     # A test cell a student deleted (or whose metadata they stripped) is put back and run.
     c.OverwriteCells.add_missing_cells = True
     c.Execute.timeout = CELL_TIMEOUT

@@ -11,11 +11,13 @@ grade() runs, in order:
 
 import csv
 import json
+import multiprocessing
 import os
 import re
 import shutil
 import sys
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -117,13 +119,17 @@ def collect(assignment: str, submissions: Path, root: Path):
     return students, problems, skipped
 
 
-def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
-    """Autograde every student's `assignment` under `submissions`; write results to `out`."""
+def grade(
+    assignment: str, submissions: Path, out: Path, *, workers: int | None = None
+) -> list[StudentResult]:
+    """Autograde every student's `assignment` under `submissions`; write results to `out`.
+
+    `workers` notebooks are graded at once, each in its own process and kernel
+    (default: one per CPU core); the results do not depend on it.
+    """
     if assignment not in assignments():
         raise SystemExit(f"unknown assignment {assignment!r}; known: {', '.join(assignments())}")
     out = Path(out).resolve()
-    # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
-    warnings.filterwarnings("ignore", message=".*not in session.*")
     root = prepare_course(out)
     students, problems, skipped = collect(assignment, Path(submissions), root)
     # Grading kernels import the hidden checks from this repository.
@@ -135,19 +141,21 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
     if not generated["success"]:
         raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
 
+    to_grade = [s for s in students if any((root / "submitted" / s / assignment).iterdir())]
+    outcomes = dict(_autograde_all(root, assignment, to_grade, workers or os.cpu_count() or 1))
+
     cells = grade_cells(assignment)
     results = []
     for student in students:
         result = StudentResult(student, max_score=sum(points for *_, points in cells))
-        if not any((root / "submitted" / student / assignment).iterdir()):
+        if student not in outcomes:
             result.status = "not graded: " + problems[student]
         else:
-            graded = api.autograde(assignment, student, force=True, create=True)
-            if graded["success"]:
-                api.generate_feedback(assignment, student, force=True)
+            success, log = outcomes[student]
+            if success:
                 _read_scores(root, assignment, student, cells, result)
             else:
-                result.status = "not graded: " + _last_error(graded)
+                result.status = "not graded: " + _last_error(log)
             if student in problems:
                 result.status = problems[student]
         result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
@@ -157,6 +165,31 @@ def grade(assignment: str, submissions: Path, out: Path) -> list[StudentResult]:
     write_grades(out / "grades.csv", assignment, cells, results)
     print_summary(assignment, results, skipped)
     return results
+
+
+def _autograde_one(root: Path, assignment: str, student: str) -> tuple[str, tuple[bool, str]]:
+    """Autograde one student and write their feedback; (student, (success, log))."""
+    # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
+    warnings.filterwarnings("ignore", message=".*not in session.*")
+    api = _api(root)
+    graded = api.autograde(assignment, student, force=True, create=True)
+    if graded["success"]:
+        api.generate_feedback(assignment, student, force=True)
+    return student, (bool(graded["success"]), graded.get("log") or "")
+
+
+def _autograde_all(root: Path, assignment: str, students: list[str], workers: int):
+    """Yield (student, (success, log)) for every student, `workers` at a time."""
+    if workers <= 1 or len(students) <= 1:
+        for student in students:
+            yield _autograde_one(root, assignment, student)
+        return
+    # Fresh interpreters (spawn), not forks of a process that may hold threads.
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+        futures = [pool.submit(_autograde_one, root, assignment, s) for s in students]
+        for future in futures:
+            yield future.result()
 
 
 def _read_scores(root: Path, assignment: str, student: str, cells, result: StudentResult):
@@ -174,8 +207,8 @@ def _read_scores(root: Path, assignment: str, student: str, cells, result: Stude
     result.score = round(sum(result.cells.values()), 4)
 
 
-def _last_error(api_result: dict) -> str:
-    lines = [line for line in (api_result.get("log") or "").splitlines() if line.strip()]
+def _last_error(log: str) -> str:
+    lines = [line for line in log.splitlines() if line.strip()]
     return lines[-1][:200] if lines else "unknown error"
 
 

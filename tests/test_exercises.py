@@ -166,3 +166,28 @@ def test_reference_feedback_has_no_hint(graded_class, assignment):
     for student in ("reference", "alternatives"):
         page = out / "feedback" / student / assignment / f"{notebook}.html"
         assert "HINT" not in page.read_text()
+
+
+def test_parallel_grading_gives_the_same_grades_as_sequential(tmp_path):
+    from autograder import pipeline
+    from helpers import student_notebook, write_submission
+
+    assignment, notebook = "02-bptt", "bptt"
+    mistakes, _ = for_assignment(assignment)
+    write_submission(
+        tmp_path / "in", "reference", assignment, notebook, student_notebook(assignment, notebook)
+    )
+    for mistake in mistakes[::12]:
+        write_submission(
+            tmp_path / "in",
+            f"m.{mistake.name}",
+            assignment,
+            notebook,
+            student_notebook(assignment, notebook, {mistake.function: mistake.code}),
+        )
+    write_submission(tmp_path / "in", "broken", assignment, notebook, "{")
+    for workers in (1, 2):
+        pipeline.grade(assignment, tmp_path / "in", tmp_path / f"out{workers}", workers=workers)
+    sequential = (tmp_path / "out1" / "grades.csv").read_text()
+    assert sequential == (tmp_path / "out2" / "grades.csv").read_text()
+    assert sequential.count("\n") == 2 + len(mistakes[::12]) + 1
