@@ -142,7 +142,18 @@ def grade(
         raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
 
     to_grade = [s for s in students if any((root / "submitted" / s / assignment).iterdir())]
-    outcomes = dict(_autograde_all(root, assignment, to_grade, workers or os.cpu_count() or 1))
+    workers = workers or os.cpu_count() or 1
+    # Share the cores between the kernels: PyTorch in every kernel would otherwise start
+    # one thread per core, and their threads would fight over the same cores.
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        outcomes = dict(_autograde_all(root, assignment, to_grade, workers))
+    finally:
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
 
     cells = grade_cells(assignment)
     results = []

@@ -40,8 +40,9 @@ def run_reservoir(W_in, W, inputs, leak, x0=None):
 _READOUT = """
 def fit_readout(states, targets, ridge):
     X = torch.cat([torch.ones_like(states[:, :1]), states], dim=1)
-    A = X.T @ X + ridge * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)
-    return torch.linalg.solve(A, X.T @ targets).T
+    gram = X.T @ X
+    gram.diagonal().add_(ridge)  # X^T X + beta I
+    return torch.linalg.solve(gram, X.T @ targets).T
 """
 
 _GENERATE = """
@@ -213,8 +214,8 @@ MISTAKES = [
         "fit_readout",
         "test_fit_readout",
         _READOUT,
-        "torch.linalg.solve(A, X.T @ targets).T",
-        "(torch.linalg.inv(A) @ X.T @ targets).T",
+        "torch.linalg.solve(gram, X.T @ targets).T",
+        "(torch.linalg.inv(gram) @ X.T @ targets).T",
         "an explicit inverse loses many digits on ill-conditioned problems: use torch.linalg.solve",
     ),
     _mistake(
@@ -222,8 +223,8 @@ MISTAKES = [
         "fit_readout",
         "test_fit_readout",
         _READOUT,
-        "X.T @ X + ridge * torch.eye",
-        "X.T @ X + 0 * torch.eye",
+        "    gram.diagonal().add_(ridge)  # X^T X + beta I\n",
+        "",
         "the ridge term beta I is missing from the normal equations",
     ),
     _mistake(
@@ -240,8 +241,8 @@ MISTAKES = [
         "fit_readout",
         "test_fit_readout",
         _READOUT,
-        "ridge * torch.eye(X.shape[1], dtype=X.dtype, device=X.device)",
-        "ridge",
+        "gram.diagonal().add_(ridge)",
+        "gram.add_(ridge)",
         "adding beta to every entry of X^T X is not ridge regression: add beta I",
     ),
     _mistake(
