@@ -1,0 +1,124 @@
+"""Benchmark: our grader against stock nbgrader, on the same class, on this machine.
+
+    .venv/bin/python benchmarks/grading.py [--students 60] [--workers N]
+
+Builds a class in a temporary folder: for every assignment, students who hand
+in the reference solution, a known mistake (partly wrong), the blank release,
+or a broken file, in turn. Then grades it twice, one after the other:
+
+- stock: nbgrader's own `autograde`, one notebook after another, as
+  `nbgrader autograde ASSIGNMENT` runs it;
+- ours: `python -m autograder grade` (autograde, feedback pages and
+  grades.csv), `--workers` notebooks at a time.
+
+Prints notebooks per minute for both and their ratio. Machines are noisy:
+run it a few times and compare ratios, not absolute numbers.
+"""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from autograder import pipeline  # noqa: E402
+from autograder.config import nbgrader_config  # noqa: E402
+from autograder.mistakes import for_assignment  # noqa: E402
+from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
+
+
+def make_class(root: Path, students: int) -> int:
+    """Write `students` submissions per assignment; return the number of notebooks."""
+    count = 0
+    for assignment, spec in EXERCISE_SPECS.items():
+        mistakes, _ = for_assignment(assignment)
+        release = (pipeline.EXERCISES / assignment / f"{spec.notebook}.ipynb").read_text()
+        for i in range(students):
+            kind = i % 4
+            if kind == 0:
+                content = student_notebook(assignment, spec.notebook)
+            elif kind == 1:
+                mistake = mistakes[i % len(mistakes)]
+                content = student_notebook(
+                    assignment, spec.notebook, {mistake.function: mistake.code}
+                )
+            elif kind == 2:
+                content = release
+            else:
+                content = '{"cells": ['
+            write_submission(root, f"s{i:03d}", assignment, spec.notebook, content)
+            count += 1
+    return count
+
+
+def grade_stock(submissions: Path, work: Path) -> None:
+    """nbgrader's autograde over every submission, sequentially, with the course's settings."""
+    from nbgrader.apps import NbGraderAPI
+
+    for assignment in EXERCISE_SPECS:
+        root = work / assignment
+        for student in sorted(submissions.iterdir()):
+            shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
+        api = NbGraderAPI(config=nbgrader_config(root))
+        api.generate_assignment(assignment, force=True)
+        for student in sorted(p.name for p in (root / "submitted").iterdir()):
+            api.autograde(assignment, student, force=True, create=True)
+
+
+def grade_ours(submissions: Path, work: Path, workers: int | None) -> None:
+    for assignment in EXERCISE_SPECS:
+        command = [
+            sys.executable,
+            "-m",
+            "autograder",
+            "grade",
+            "--assignment",
+            assignment,
+            "--submissions",
+            str(submissions),
+            "--out",
+            str(work / assignment),
+        ]
+        if workers:
+            command += ["--workers", str(workers)]
+        subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=60)
+    parser.add_argument("--workers", type=int, default=None)
+    args = parser.parse_args()
+    os.environ["PYTHONPATH"] = str(REPO)
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        notebooks = make_class(tmp / "submissions", args.students)
+        times = {}
+        for name, run in (
+            ("stock nbgrader", lambda: grade_stock(tmp / "submissions", tmp / "stock")),
+            ("ours", lambda: grade_ours(tmp / "submissions", tmp / "ours", args.workers)),
+        ):
+            start = time.perf_counter()
+            run()
+            times[name] = time.perf_counter() - start
+    cores = os.cpu_count()
+    print(
+        f"{notebooks} notebooks ({args.students} students x {len(EXERCISE_SPECS)} "
+        f"assignments), {cores} cores, workers={args.workers or cores}"
+    )
+    for name, seconds in times.items():
+        print(f"  {name:15s} {seconds:7.1f} s   {notebooks / seconds * 60:6.1f} notebooks/min")
+    print(f"  speed-up: {times['stock nbgrader'] / times['ours']:.2f}x")
+    print(json.dumps({k: round(v, 1) for k, v in times.items()}))
+
+
+if __name__ == "__main__":
+    main()
