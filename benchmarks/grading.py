@@ -98,6 +98,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(REPO)
+    # nbgrader runs `alembic` from this Python's folder to create each gradebook.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp / "submissions", args.students)
