@@ -1,5 +1,6 @@
 """The built book: every chapter page exists, executed, with figures that have alt text."""
 
+import html
 import re
 
 from autograder.config import REPO
@@ -28,3 +29,17 @@ def test_no_cell_failed_during_execution():
         page = (BUILD / chapter).read_text()
         assert "Traceback (most recent call last)" not in page
         assert 'class="output stderr"' not in page, f"{chapter} printed to stderr"
+
+
+def test_every_exercise_is_a_book_page_offering_the_release_notebook():
+    from autograder.config import EXERCISES
+    from autograder.pipeline import assignments
+
+    for assignment in assignments():
+        for notebook in (EXERCISES / assignment).glob("*.ipynb"):
+            page = BUILD / "exercises" / assignment / f"{notebook.stem}.html"
+            assert page.is_file(), f"{page} missing: add the exercise to _toc.yml"
+            text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+            assert "raise NotImplementedError" in text
+            download = BUILD / "_sources" / "exercises" / assignment / notebook.name
+            assert download.read_bytes() == notebook.read_bytes(), "download is not the release"
