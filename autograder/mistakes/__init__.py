@@ -20,6 +20,16 @@ class Mistake:
     hint: str  # what the student did, in one plain sentence
 
 
+def edited(name, function, test_cell, correct_code, correct, wrong, hint) -> Mistake:
+    """A mistake written as one edit of a correct function: `correct` becomes `wrong`.
+
+    Most slips are one changed line; writing them this way shows exactly which.
+    """
+    if correct not in correct_code:
+        raise ValueError(f"{name}: {correct!r} is not in the correct code")
+    return Mistake(name, function, test_cell, correct_code.replace(correct, wrong), hint)
+
+
 # Assignment name -> module of this package holding its MISTAKES and ALTERNATIVES.
 MODULES = {"01-activations": "activations", "02-bptt": "bptt", "05-esn": "esn"}
 

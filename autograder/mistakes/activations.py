@@ -1,6 +1,6 @@
 """Chapter 1 (activation functions): known mistakes and correct alternatives."""
 
-from autograder.mistakes import Mistake
+from autograder.mistakes import Mistake, edited
 
 # A correct manual backward pass; several mistakes below differ from it in one line.
 _BACKPROP = """
@@ -17,12 +17,6 @@ def gradient_norms_by_hand(x, weights, activation, activation_grad):
         g = delta @ w
     return torch.stack(norms[::-1])
 """
-
-
-def _backprop_with(correct: str, wrong: str) -> str:
-    """_BACKPROP with one piece of code replaced by a plausible wrong one."""
-    assert correct in _BACKPROP, correct
-    return _BACKPROP.replace(correct, wrong)
 
 
 MISTAKES = [
@@ -243,42 +237,50 @@ def logsumexp(x, dim=-1):
 """,
         "your logsumexp subtracts the maximum but never adds it back",
     ),
-    Mistake(
+    edited(
         "backprop_grad_at_activation",
         "gradient_norms_by_hand",
         "test_backprop",
-        _backprop_with("activation_grad(z)", "activation_grad(activation(z))"),
+        _BACKPROP,
+        "activation_grad(z)",
+        "activation_grad(activation(z))",
         "your backward pass evaluates f' at the layer's output h_l; it must be at the "
         "pre-activation z_l",
     ),
-    Mistake(
+    edited(
         "backprop_reversed_order",
         "gradient_norms_by_hand",
         "test_backprop",
-        _backprop_with("torch.stack(norms[::-1])", "torch.stack(norms)"),
+        _BACKPROP,
+        "torch.stack(norms[::-1])",
+        "torch.stack(norms)",
         "your norms come out last layer first; return them in layer order 1..L",
     ),
-    Mistake(
+    edited(
         "backprop_transposed_weight",
         "gradient_norms_by_hand",
         "test_backprop",
-        _backprop_with("g = delta @ w\n", "g = delta @ w.T\n"),
+        _BACKPROP,
+        "g = delta @ w\n",
+        "g = delta @ w.T\n",
         "your backward pass multiplies by W_l transposed; dL/dh_{l-1} = dL/dz_l @ W_l",
     ),
-    Mistake(
+    edited(
         "backprop_ones_on_cpu",
         "gradient_norms_by_hand",
         "test_backprop",
-        _backprop_with(
-            "g = torch.ones_like(hs[-1])", "g = torch.ones(hs[-1].shape, dtype=x.dtype)"
-        ),
+        _BACKPROP,
+        "g = torch.ones_like(hs[-1])",
+        "g = torch.ones(hs[-1].shape, dtype=x.dtype)",
         "your backward pass starts from torch.ones(shape) on the CPU; use torch.ones_like",
     ),
-    Mistake(
+    edited(
         "backprop_forgets_activation_grad",
         "gradient_norms_by_hand",
         "test_backprop",
-        _backprop_with("delta = g * activation_grad(z)", "delta = g"),
+        _BACKPROP,
+        "delta = g * activation_grad(z)",
+        "delta = g",
         "your backward pass skips the activation's derivative f'(z_l)",
     ),
 ]

@@ -4,7 +4,7 @@ Most mistakes are a one-line edit of a correct function, so each one shows
 exactly the slip a student makes.
 """
 
-from autograder.mistakes import Mistake
+from autograder.mistakes import edited
 
 _CELL = """
 def rnn_cell(x_t, h_prev, W_ih, W_hh, b):
@@ -69,18 +69,8 @@ def train_tbptt(model, optimizer, x, y, chunk_len, max_norm, h=None):
 """
 
 
-def _edit(correct_function: str, correct: str, wrong: str) -> str:
-    """The correct function with one piece of code replaced by a plausible wrong one."""
-    assert correct in correct_function, correct
-    return correct_function.replace(correct, wrong)
-
-
-def _mistake(name, function, test_cell, base, correct, wrong, hint):
-    return Mistake(name, function, test_cell, _edit(base, correct, wrong), hint)
-
-
 CELL_MISTAKES = [
-    _mistake(
+    edited(
         "cell_untransposed_input_weight",
         "rnn_cell",
         "test_rnn_cell",
@@ -89,7 +79,7 @@ CELL_MISTAKES = [
         "x_t @ W_ih",
         "W_ih has shape (H, D), like nn.RNN's weight_ih_l0: multiply by its transpose",
     ),
-    _mistake(
+    edited(
         "cell_swapped_weights",
         "rnn_cell",
         "test_rnn_cell",
@@ -98,7 +88,7 @@ CELL_MISTAKES = [
         "x_t @ W_hh.T + h_prev @ W_ih.T",
         "W_ih multiplies the input and W_hh the previous state, not the other way round",
     ),
-    _mistake(
+    edited(
         "cell_no_bias",
         "rnn_cell",
         "test_rnn_cell",
@@ -107,7 +97,7 @@ CELL_MISTAKES = [
         ")",
         "your cell leaves out the bias b",
     ),
-    _mistake(
+    edited(
         "cell_sigmoid",
         "rnn_cell",
         "test_rnn_cell",
@@ -116,7 +106,7 @@ CELL_MISTAKES = [
         "torch.sigmoid(",
         "the plain RNN (and nn.RNN) uses tanh, not the sigmoid",
     ),
-    _mistake(
+    edited(
         "cell_builtin",
         "rnn_cell",
         "test_rnn_cell",
@@ -125,7 +115,7 @@ CELL_MISTAKES = [
         "torch.rnn_tanh_cell(x_t, h_prev, W_ih, W_hh, b)",
         "your cell calls PyTorch's built-in RNN cell; write the formula yourself",
     ),
-    _mistake(
+    edited(
         "cell_cpu_buffer",
         "rnn_cell",
         "test_rnn_cell",
@@ -139,7 +129,7 @@ CELL_MISTAKES = [
 ]
 
 FORWARD_MISTAKES = [
-    _mistake(
+    edited(
         "forward_cpu_initial_state",
         "rnn_forward",
         "test_rnn_forward",
@@ -149,23 +139,20 @@ FORWARD_MISTAKES = [
         "the zero initial state is created on the CPU; on a GPU it must be created on "
         "x's device (x.new_zeros or device=x.device)",
     ),
-    Mistake(
+    edited(
         "forward_forgets_state",
         "rnn_forward",
         "test_rnn_forward",
-        """
-def rnn_forward(x, W_ih, W_hh, b, h0=None):
-    batch = x.shape[0]
-    h = x.new_zeros(batch, W_hh.shape[0]) if h0 is None else h0
-    states = []
-    for x_t in x.unbind(dim=1):
-        h_t = rnn_cell(x_t, h, W_ih, W_hh, b)
+        _FORWARD,
+        """        h = rnn_cell(x_t, h, W_ih, W_hh, b)
+        states.append(h)
+    return torch.stack(states, dim=1), h""",
+        """        h_t = rnn_cell(x_t, h, W_ih, W_hh, b)
         states.append(h_t)
-    return torch.stack(states, dim=1), h_t
-""",
+    return torch.stack(states, dim=1), h_t""",
         "h_t is never fed back: every step starts again from h0 instead of the previous state",
     ),
-    _mistake(
+    edited(
         "forward_time_major",
         "rnn_forward",
         "test_rnn_forward",
@@ -174,7 +161,7 @@ def rnn_forward(x, W_ih, W_hh, b, h0=None):
         "torch.stack(states)",
         "torch.stack stacks along dim 0 by default, giving (T, B, H); hs must be batch-first",
     ),
-    _mistake(
+    edited(
         "forward_includes_h0",
         "rnn_forward",
         "test_rnn_forward",
@@ -183,7 +170,7 @@ def rnn_forward(x, W_ih, W_hh, b, h0=None):
         "    states = [h]",
         "hs holds h_1 .. h_T: the initial state h_0 is not an output",
     ),
-    _mistake(
+    edited(
         "forward_returns_first_state",
         "rnn_forward",
         "test_rnn_forward",
@@ -192,7 +179,7 @@ def rnn_forward(x, W_ih, W_hh, b, h0=None):
         "return torch.stack(states, dim=1), states[0]",
         "the second output is the last state h_T, not the first",
     ),
-    _mistake(
+    edited(
         "forward_reversed_time",
         "rnn_forward",
         "test_rnn_forward",
@@ -201,7 +188,7 @@ def rnn_forward(x, W_ih, W_hh, b, h0=None):
         "for x_t in reversed(x.unbind(dim=1)):",
         "the sequence is read from t = 1 to T, not backwards",
     ),
-    _mistake(
+    edited(
         "forward_builtin",
         "rnn_forward",
         "test_rnn_forward",
@@ -213,7 +200,7 @@ def rnn_forward(x, W_ih, W_hh, b, h0=None):
 ]
 
 BACKWARD_MISTAKES = [
-    _mistake(
+    edited(
         "backward_tanh_of_state",
         "rnn_backward",
         "test_rnn_backward",
@@ -222,7 +209,7 @@ BACKWARD_MISTAKES = [
         "(1 - torch.tanh(hs[:, t]) ** 2)",
         "tanh'(a_t) = 1 - h_t**2: the state is already tanh(a_t), do not apply tanh again",
     ),
-    _mistake(
+    edited(
         "backward_overwrites_weight_gradient",
         "rnn_backward",
         "test_rnn_backward",
@@ -231,7 +218,7 @@ BACKWARD_MISTAKES = [
         'grads["W_hh"] = da.T @ h_before',
         "W_hh is shared by all steps: its gradient is the sum over t (+=), not the last term",
     ),
-    _mistake(
+    edited(
         "backward_no_bias_gradient",
         "rnn_backward",
         "test_rnn_backward",
@@ -240,7 +227,7 @@ BACKWARD_MISTAKES = [
         "",
         "the bias gradient is missing (left at zero): it is da summed over batch and time",
     ),
-    _mistake(
+    edited(
         "backward_ignores_future",
         "rnn_backward",
         "test_rnn_backward",
@@ -249,7 +236,7 @@ BACKWARD_MISTAKES = [
         "dhs[:, t]",
         "dL/dh_t also receives the gradient coming back from h_{t+1} through W_hh",
     ),
-    _mistake(
+    edited(
         "backward_wrong_state_for_W_hh",
         "rnn_backward",
         "test_rnn_backward",
@@ -258,7 +245,7 @@ BACKWARD_MISTAKES = [
         "da.T @ hs[:, t]",
         "dW_hh pairs dL/da_t with the previous state h_{t-1}, not h_t",
     ),
-    _mistake(
+    edited(
         "backward_only_last_output",
         "rnn_backward",
         "test_rnn_backward",
@@ -267,7 +254,7 @@ BACKWARD_MISTAKES = [
         "(dhs[:, -1] + from_future)",
         "at step t the gradient from above is dhs[:, t], not the last step's",
     ),
-    _mistake(
+    edited(
         "backward_transposed_recurrence",
         "rnn_backward",
         "test_rnn_backward",
@@ -276,7 +263,7 @@ BACKWARD_MISTAKES = [
         "from_future = da @ W_hh.T",
         "a_t uses h_{t-1} @ W_hh.T, so the gradient goes back as da @ W_hh (no transpose)",
     ),
-    _mistake(
+    edited(
         "backward_h0_gradient_zero",
         "rnn_backward",
         "test_rnn_backward",
@@ -285,7 +272,7 @@ BACKWARD_MISTAKES = [
         'grads["h0"] = torch.zeros_like(h0)',
         "the gradient for h0 is what flows back out of step 1: da_1 @ W_hh",
     ),
-    _mistake(
+    edited(
         "backward_default_dtype_and_device",
         "rnn_backward",
         "test_rnn_backward",
@@ -295,7 +282,7 @@ BACKWARD_MISTAKES = [
         "torch.zeros(shape) is float32 on the CPU: float64 gradients lose precision, and on "
         "a GPU it fails; use torch.zeros_like",
     ),
-    _mistake(
+    edited(
         "backward_uses_autograd",
         "rnn_backward",
         "test_rnn_backward",
@@ -309,7 +296,7 @@ BACKWARD_MISTAKES = [
 ]
 
 CLIP_MISTAKES = [
-    _mistake(
+    edited(
         "clip_each_tensor",
         "clip_by_global_norm",
         "test_clip",
@@ -324,7 +311,7 @@ CLIP_MISTAKES = [
             t.mul_(scale)""",
         "each tensor is clipped on its own, which changes the direction; use one global factor",
     ),
-    _mistake(
+    edited(
         "clip_scales_up",
         "clip_by_global_norm",
         "test_clip",
@@ -333,7 +320,7 @@ CLIP_MISTAKES = [
         "    if True:\n        for t",
         "gradients with a norm below max_norm must stay as they are, not be scaled up",
     ),
-    _mistake(
+    edited(
         "clip_returns_clipped_norm",
         "clip_by_global_norm",
         "test_clip",
@@ -342,7 +329,7 @@ CLIP_MISTAKES = [
         "    return torch.sqrt(sum((t**2).sum() for t in tensors))",
         "return the norm measured before clipping, as clip_grad_norm_ does",
     ),
-    _mistake(
+    edited(
         "clip_not_in_place",
         "clip_by_global_norm",
         "test_clip",
@@ -351,7 +338,7 @@ CLIP_MISTAKES = [
         "            t = t * scale",
         "t = t * scale makes a new tensor and leaves the gradient unchanged; use t.mul_(scale)",
     ),
-    _mistake(
+    edited(
         "clip_max_abs",
         "clip_by_global_norm",
         "test_clip",
@@ -360,7 +347,7 @@ CLIP_MISTAKES = [
         "max(t.abs().max() for t in tensors)",
         "the global norm is the L2 norm of all entries together, not the largest entry",
     ),
-    _mistake(
+    edited(
         "clip_sum_of_norms",
         "clip_by_global_norm",
         "test_clip",
@@ -369,7 +356,7 @@ CLIP_MISTAKES = [
         "sum(t.norm() for t in tensors)",
         "the global norm is sqrt of the sum of squared norms, not the sum of the norms",
     ),
-    _mistake(
+    edited(
         "clip_nan_for_zero_gradients",
         "clip_by_global_norm",
         "test_clip",
@@ -386,7 +373,7 @@ CLIP_MISTAKES = [
 ]
 
 TBPTT_MISTAKES = [
-    _mistake(
+    edited(
         "tbptt_no_detach",
         "train_tbptt",
         "test_tbptt",
@@ -396,7 +383,7 @@ TBPTT_MISTAKES = [
         "the carried state is not detached, so the second backward() runs into the first "
         "chunk's freed graph",
     ),
-    _mistake(
+    edited(
         "tbptt_restarts_state",
         "train_tbptt",
         "test_tbptt",
@@ -406,7 +393,7 @@ TBPTT_MISTAKES = [
         "the new state is never carried into the next chunk: every chunk starts from the "
         "initial state",
     ),
-    _mistake(
+    edited(
         "tbptt_no_zero_grad",
         "train_tbptt",
         "test_tbptt",
@@ -415,7 +402,7 @@ TBPTT_MISTAKES = [
         "",
         "without optimizer.zero_grad() each chunk's gradients are added to the previous ones",
     ),
-    _mistake(
+    edited(
         "tbptt_clip_before_backward",
         "train_tbptt",
         "test_tbptt",
@@ -426,7 +413,7 @@ TBPTT_MISTAKES = [
         loss.backward()""",
         "clipping before backward() clips gradients that have not been computed yet",
     ),
-    _mistake(
+    edited(
         "tbptt_no_clipping",
         "train_tbptt",
         "test_tbptt",
@@ -435,7 +422,7 @@ TBPTT_MISTAKES = [
         "",
         "the gradients are never clipped",
     ),
-    _mistake(
+    edited(
         "tbptt_step_before_clip",
         "train_tbptt",
         "test_tbptt",
@@ -446,7 +433,7 @@ TBPTT_MISTAKES = [
         torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)""",
         "the step uses the gradients before clipping: clip first, then step",
     ),
-    _mistake(
+    edited(
         "tbptt_summed_loss",
         "train_tbptt",
         "test_tbptt",
@@ -455,7 +442,7 @@ TBPTT_MISTAKES = [
         'F.mse_loss(prediction, y[:, start : start + chunk_len], reduction="sum")',
         "the loss is the mean squared error (F.mse_loss's default), not the sum",
     ),
-    _mistake(
+    edited(
         "tbptt_drops_last_chunk",
         "train_tbptt",
         "test_tbptt",

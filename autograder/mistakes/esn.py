@@ -1,6 +1,6 @@
 """Chapter 5 (Echo State Networks): known mistakes and correct alternatives."""
 
-from autograder.mistakes import Mistake
+from autograder.mistakes import edited
 
 _MACKEY_GLASS = """
 def mackey_glass(n_steps, tau=17.0, dt=0.1, x0=1.2, device="cpu"):
@@ -74,13 +74,8 @@ def forecast(series, n_train, n_test, config, generator):
 """
 
 
-def _mistake(name, function, test_cell, base, correct, wrong, hint):
-    assert correct in base, correct
-    return Mistake(name, function, test_cell, base.replace(correct, wrong), hint)
-
-
 MISTAKES = [
-    _mistake(
+    edited(
         "mg_no_delay",
         "mackey_glass",
         "test_mackey_glass",
@@ -89,7 +84,7 @@ MISTAKES = [
         "lagged, now = x[-1], x[-1]",
         "the feedback term must use the delayed value x(t - tau), not x(t)",
     ),
-    _mistake(
+    edited(
         "mg_every_euler_step",
         "mackey_glass",
         "test_mackey_glass",
@@ -98,7 +93,7 @@ MISTAKES = [
         "x[delay:][:n_steps]",
         "return one value per unit of time (every round(1 / dt)-th Euler step), not every step",
     ),
-    _mistake(
+    edited(
         "mg_zero_history",
         "mackey_glass",
         "test_mackey_glass",
@@ -107,7 +102,7 @@ MISTAKES = [
         "x = [0.0] * delay + [x0]",
         "the history x(t) for t <= 0 is x0 everywhere, not zero",
     ),
-    _mistake(
+    edited(
         "mg_power_outside",
         "mackey_glass",
         "test_mackey_glass",
@@ -116,7 +111,7 @@ MISTAKES = [
         "(0.2 * lagged / (1 + lagged)) ** 10",
         "only x(t - tau) in the denominator is raised to the 10th power",
     ),
-    _mistake(
+    edited(
         "reservoir_radius_from_real_part",
         "make_reservoir",
         "test_make_reservoir",
@@ -126,7 +121,7 @@ MISTAKES = [
         "the spectral radius is the largest modulus |lambda| of the complex eigenvalues, "
         "not the largest real part",
     ),
-    _mistake(
+    edited(
         "reservoir_radius_from_singular_value",
         "make_reservoir",
         "test_make_reservoir",
@@ -136,7 +131,7 @@ MISTAKES = [
         "you scaled by the largest singular value; the spectral radius is the largest "
         "|eigenvalue|, which is smaller for a non-symmetric W",
     ),
-    _mistake(
+    edited(
         "reservoir_density_inverted",
         "make_reservoir",
         "test_make_reservoir",
@@ -145,7 +140,7 @@ MISTAKES = [
         "> density",
         "an entry is kept with probability `density`: keep it when rand < density",
     ),
-    _mistake(
+    edited(
         "reservoir_global_rng",
         "make_reservoir",
         "test_make_reservoir",
@@ -154,7 +149,7 @@ MISTAKES = [
         "return 2 * torch.rand(shape, dtype=F64) - 1",
         "draw every random number from the given generator, so that a seed fixes the reservoir",
     ),
-    _mistake(
+    edited(
         "reservoir_unscaled_input",
         "make_reservoir",
         "test_make_reservoir",
@@ -163,7 +158,7 @@ MISTAKES = [
         "W_in = uniform",
         "W_in must be uniform in [-input_scaling, input_scaling]",
     ),
-    _mistake(
+    edited(
         "reservoir_stays_on_cpu",
         "make_reservoir",
         "test_make_reservoir",
@@ -172,7 +167,7 @@ MISTAKES = [
         "return W_in, W",
         "move both matrices to `device` before returning them",
     ),
-    _mistake(
+    edited(
         "run_leak_reversed",
         "run_reservoir",
         "test_run_reservoir",
@@ -182,7 +177,7 @@ MISTAKES = [
         "the leak rate weighs the new activation: x = (1 - a) x + a tanh(...), not the "
         "other way round",
     ),
-    _mistake(
+    edited(
         "run_no_bias_input",
         "run_reservoir",
         "test_run_reservoir",
@@ -191,7 +186,7 @@ MISTAKES = [
         "inputs @ W_in[:, 1:].T",
         "W_in's first column multiplies a constant input 1 (the bias): it is missing",
     ),
-    _mistake(
+    edited(
         "run_state_not_carried",
         "run_reservoir",
         "test_run_reservoir",
@@ -200,7 +195,7 @@ MISTAKES = [
         "states.append((1 - leak) * x + leak * torch.tanh(d + W @ x))",
         "the new state is never carried to the next step",
     ),
-    _mistake(
+    edited(
         "run_cpu_initial_state",
         "run_reservoir",
         "test_run_reservoir",
@@ -209,7 +204,7 @@ MISTAKES = [
         "torch.zeros(W.shape[0], dtype=W.dtype)",
         "the zero initial state is created on the CPU; use torch.zeros_like or device=",
     ),
-    _mistake(
+    edited(
         "readout_plain_inverse",
         "fit_readout",
         "test_fit_readout",
@@ -218,7 +213,7 @@ MISTAKES = [
         "(torch.linalg.inv(gram) @ X.T @ targets).T",
         "an explicit inverse loses many digits on ill-conditioned problems: use torch.linalg.solve",
     ),
-    _mistake(
+    edited(
         "readout_no_ridge",
         "fit_readout",
         "test_fit_readout",
@@ -227,7 +222,7 @@ MISTAKES = [
         "",
         "the ridge term beta I is missing from the normal equations",
     ),
-    _mistake(
+    edited(
         "readout_no_bias_column",
         "fit_readout",
         "test_fit_readout",
@@ -236,7 +231,7 @@ MISTAKES = [
         "X = states",
         "put a column of ones in front of the states: W_out's first column is the bias",
     ),
-    _mistake(
+    edited(
         "readout_ridge_everywhere",
         "fit_readout",
         "test_fit_readout",
@@ -245,7 +240,7 @@ MISTAKES = [
         "gram.add_(ridge)",
         "adding beta to every entry of X^T X is not ridge regression: add beta I",
     ),
-    _mistake(
+    edited(
         "generate_leak_reversed",
         "generate",
         "test_generate",
@@ -254,7 +249,7 @@ MISTAKES = [
         "x = leak * x + (1 - leak) * torch.tanh(",
         "the leak rate weighs the new activation: x = (1 - a) x + a tanh(...)",
     ),
-    _mistake(
+    edited(
         "generate_updates_before_reading",
         "generate",
         "test_generate",
@@ -267,7 +262,7 @@ MISTAKES = [
         outputs.append(W_out[:, 0] + W_out[:, 1:] @ x)""",
         "the given state has already seen the last input: read it out first, then update",
     ),
-    _mistake(
+    edited(
         "generate_no_feedback",
         "generate",
         "test_generate",
@@ -276,7 +271,7 @@ MISTAKES = [
         "W @ x",
         "each output must be fed back as the next input (W_in [1; y])",
     ),
-    _mistake(
+    edited(
         "nrmse_sample_std",
         "nrmse",
         "test_nrmse",
@@ -285,7 +280,7 @@ MISTAKES = [
         "target.std()",
         "use the population standard deviation (correction=0); torch's default divides by n - 1",
     ),
-    _mistake(
+    edited(
         "nrmse_by_variance",
         "nrmse",
         "test_nrmse",
@@ -294,7 +289,7 @@ MISTAKES = [
         "target.var(correction=0)",
         "divide the RMSE by the standard deviation, not the variance",
     ),
-    _mistake(
+    edited(
         "nrmse_no_sqrt",
         "nrmse",
         "test_nrmse",
@@ -303,7 +298,7 @@ MISTAKES = [
         "torch.mean((prediction - target) ** 2)",
         "take the square root of the mean squared error",
     ),
-    _mistake(
+    edited(
         "forecast_no_washout",
         "forecast",
         "test_forecast",
@@ -313,7 +308,7 @@ MISTAKES = [
         "discard the first `washout` states before fitting: they still depend on the "
         "arbitrary initial state",
     ),
-    _mistake(
+    edited(
         "forecast_targets_not_shifted",
         "forecast",
         "test_forecast",
@@ -322,7 +317,7 @@ MISTAKES = [
         "series[w : n_train - 1, None]",
         "the state after input t must predict the value at t + 1, not the input itself",
     ),
-    _mistake(
+    edited(
         "forecast_feeds_back_truth",
         "forecast",
         "test_forecast",
