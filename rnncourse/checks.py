@@ -181,6 +181,23 @@ def run_on_cuda(fn: Callable, make_args: Callable) -> tuple:
 # ---------------------------------------------------------------------------
 
 
+@contextlib.contextmanager
+def silenced():
+    """Run student code with its prints and warnings swallowed.
+
+    nbgrader gives zero to any test cell that writes to stderr, so nothing a
+    student's function prints or warns may reach the cell's output.
+    """
+    sink = io.StringIO()
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stderr(sink),
+        contextlib.redirect_stdout(sink),
+    ):
+        warnings.simplefilter("ignore")
+        yield
+
+
 class Checks:
     """Named checks, each worth some points, collected by one test cell.
 
@@ -199,16 +216,8 @@ class Checks:
         """Run `fn()`; the check passes if it returns without raising."""
         message = ""
         status = "FAIL"
-        sink = io.StringIO()
         try:
-            # Student code may print or warn: keep it out of the cell's output,
-            # because nbgrader gives zero to any test cell that writes to stderr.
-            with (
-                warnings.catch_warnings(),
-                contextlib.redirect_stderr(sink),
-                contextlib.redirect_stdout(sink),
-            ):
-                warnings.simplefilter("ignore")
+            with silenced():
                 fn()
             status = "PASS"
         except CheckNotRun as reason:

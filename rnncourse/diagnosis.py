@@ -12,18 +12,16 @@ hint is the same on every grader, with or without a GPU. A hint only ever adds
 a sentence to a failed check; it never changes a score.
 """
 
-import contextlib
-import io
 import json
-import warnings
 from collections.abc import Callable
 from functools import cache
 from importlib import resources
 
 import torch
 
+from rnncourse.checks import silenced
 from rnncourse.models import SequenceRegressor
-from rnncourse.rnn_reference import GRADIENT_NAMES, random_rnn_problem
+from rnncourse.rnn_reference import GRADIENT_NAMES, random_rnn_problem, torch_rnn
 
 KNOWN_MISTAKES = "known_mistakes.json"
 
@@ -87,8 +85,6 @@ def _rnn_forward(fn):
 
 
 def _rnn_backward(fn):
-    from rnncourse.rnn_reference import torch_rnn
-
     x, h0, W_ih, W_hh, b = _problem()
     hs, _ = torch_rnn(x, W_ih, W_hh, b, h0)
     hs = hs.detach()
@@ -239,15 +235,9 @@ PROBES: dict[str, Callable] = {
 
 def fingerprint(name: str, fn: Callable) -> list[dict] | None:
     """The probe's results for `fn` as plain data, or None if it raised or returned non-tensors."""
-    sink = io.StringIO()
     try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(sink),
-            contextlib.redirect_stderr(sink),
-            torch.random.fork_rng(devices=[]),  # probes seed; the notebook's RNG is untouched
-        ):
-            warnings.simplefilter("ignore")
+        # Probes seed the global RNG: fork it, so the notebook's random state is untouched.
+        with silenced(), torch.random.fork_rng(devices=[]):
             results = PROBES[name](fn)
     except (Exception, SystemExit):  # student code may raise anything
         return None
