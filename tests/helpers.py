@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import EXERCISES, SOLUTIONS
-from autograder.mistakes import replace_function
+from autograder.mistakes import for_assignment, replace_function
 
 NBGRADER = "nbgrader"
 
@@ -94,3 +94,18 @@ def solution_lines(assignment: str, *, min_length: int = 20) -> list[str]:
                 ):
                     lines.append(marker)
     return lines
+
+
+def diagnosable_mistakes(assignment: str) -> list[tuple[str, str, str]]:
+    """(mistake name, function, hint) of the assignment's mistakes that the shipped
+    fingerprints (rnncourse/known_mistakes.json) name."""
+    from rnncourse.diagnosis import known_mistakes
+
+    names = {m.name for m in for_assignment(assignment)[0]}
+    return [
+        (name, function, entry["hint"])
+        for function, entries in known_mistakes().items()
+        for entry in entries
+        for name in entry["mistakes"]
+        if name in names
+    ]

@@ -9,9 +9,9 @@ import torch
 from autograder import fingerprints
 from autograder.mistakes import for_assignment
 from autograder.pipeline import assignments
-from helpers import solution_lines
+from helpers import diagnosable_mistakes, solution_lines
 from rnncourse.checks import Checks, expect_close
-from rnncourse.diagnosis import PROBES, diagnose, known_mistakes, same_fingerprint
+from rnncourse.diagnosis import PROBES, diagnose, same_fingerprint
 
 
 def test_shipped_fingerprints_are_fresh():
@@ -32,18 +32,11 @@ def test_every_function_with_known_mistakes_has_a_probe(assignment):
     assert {m.function for m in mistakes} <= set(PROBES)
 
 
-def diagnosable(assignment):
-    names = {m.name for m in for_assignment(assignment)[0]}
-    return [
-        pytest.param(assignment, name, entry["hint"], id=f"{assignment}:{name}")
-        for entries in known_mistakes().values()
-        for entry in entries
-        for name in entry["mistakes"]
-        if name in names
-    ]
-
-
-ALL_DIAGNOSABLE = [p for a in assignments() for p in diagnosable(a)]
+ALL_DIAGNOSABLE = [
+    pytest.param(assignment, name, hint, id=f"{assignment}:{name}")
+    for assignment in assignments()
+    for name, _, hint in diagnosable_mistakes(assignment)
+]
 
 
 @pytest.mark.parametrize(("assignment", "name", "hint"), ALL_DIAGNOSABLE)
@@ -72,7 +65,7 @@ def test_reference_and_alternatives_get_no_hint(assignment):
 @pytest.mark.parametrize("assignment", assignments())
 def test_most_known_mistakes_are_diagnosable(assignment):
     mistakes, _ = for_assignment(assignment)
-    named = {p.values[1] for p in diagnosable(assignment)}
+    named = {name for name, _, _ in diagnosable_mistakes(assignment)}
     assert len(named) >= len(mistakes) // 2, f"only {len(named)} of {len(mistakes)}"
 
 

@@ -7,8 +7,7 @@ import pytest
 
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
-from helpers import EXERCISE_SPECS, solution_lines
-from rnncourse.diagnosis import known_mistakes
+from helpers import EXERCISE_SPECS, diagnosable_mistakes, solution_lines
 
 ASSIGNMENTS = list(EXERCISE_SPECS)
 
@@ -143,10 +142,7 @@ def test_no_feedback_page_shows_hidden_test_code(graded_class, assignment):
 DIAGNOSED = [
     pytest.param(assignment, name, function, id=f"{assignment}:{name}")
     for assignment in ASSIGNMENTS
-    for function, entries in known_mistakes().items()
-    for entry in entries
-    for name in entry["mistakes"]
-    if name in {m.name for m in for_assignment(assignment)[0]}
+    for name, function, _ in diagnosable_mistakes(assignment)
 ]
 
 
