@@ -52,7 +52,8 @@ def grade_cells(assignment: str) -> list[tuple[str, str, float]]:
     return cells
 
 
-def _api(root: Path, **kwargs):
+def nbgrader_api(root: Path, **kwargs):
+    """nbgrader's own API for a course folder at `root`, with the course's settings."""
     from nbgrader.apps import NbGraderAPI
 
     # nbgrader runs `alembic` (next to this Python) to set up its gradebook.
@@ -68,7 +69,7 @@ def release(assignment: str, exercises: Path = EXERCISES, workdir: Path | None =
     workdir = Path(workdir or REPO / "_grading" / "release")
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "gradebook.db").unlink(missing_ok=True)  # a release needs no history
-    api = _api(workdir, release=Path(exercises))
+    api = nbgrader_api(workdir, release=Path(exercises))
     result = api.generate_assignment(assignment, force=True)
     if not result["success"]:
         raise RuntimeError(f"release of {assignment} failed:\n{result.get('log', '')}")
@@ -136,7 +137,7 @@ def grade(
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
     )
-    api = _api(root)
+    api = nbgrader_api(root)
     generated = api.generate_assignment(assignment, force=True)
     if not generated["success"]:
         raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
@@ -182,7 +183,7 @@ def _autograde_one(root: Path, assignment: str, student: str) -> tuple[str, tupl
     """Autograde one student and write their feedback; (student, (success, log))."""
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    api = _api(root)
+    api = nbgrader_api(root)
     graded = api.autograde(assignment, student, force=True, create=True)
     if graded["success"]:
         api.generate_feedback(assignment, student, force=True)

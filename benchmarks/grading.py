@@ -30,7 +30,6 @@ sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
 from autograder import pipeline  # noqa: E402
-from autograder.config import nbgrader_config  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
 
@@ -61,13 +60,11 @@ def make_class(root: Path, students: int) -> int:
 
 def grade_stock(submissions: Path, work: Path) -> None:
     """nbgrader's autograde over every submission, sequentially, with the course's settings."""
-    from nbgrader.apps import NbGraderAPI
-
     for assignment in EXERCISE_SPECS:
         root = work / assignment
         for student in sorted(submissions.iterdir()):
             shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
-        api = NbGraderAPI(config=nbgrader_config(root))
+        api = pipeline.nbgrader_api(root)  # nbgrader's own API, with the course's config
         api.generate_assignment(assignment, force=True)
         for student in sorted(p.name for p in (root / "submitted").iterdir()):
             api.autograde(assignment, student, force=True, create=True)
@@ -98,8 +95,6 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(REPO)
-    # nbgrader runs `alembic` from this Python's folder to create each gradebook.
-    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp / "submissions", args.students)
