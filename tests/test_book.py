@@ -41,5 +41,6 @@ def test_every_exercise_is_a_book_page_offering_the_release_notebook():
             assert page.is_file(), f"{page} missing: add the exercise to _toc.yml"
             text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
             assert "raise NotImplementedError" in text
+            assert 'class="cell_output' not in page.read_text(), f"{page} was executed"
             download = BUILD / "_sources" / "exercises" / assignment / notebook.name
             assert download.read_bytes() == notebook.read_bytes(), "download is not the release"
