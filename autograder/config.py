@@ -1,5 +1,7 @@
 """The nbgrader settings of the course, in one place."""
 
+import os
+import tempfile
 from pathlib import Path
 
 from traitlets.config import Config
@@ -33,6 +35,11 @@ def nbgrader_config(
     # A test cell a student deleted (or whose metadata they stripped) is put back and run.
     c.OverwriteCells.add_missing_cells = True
     c.Execute.timeout = CELL_TIMEOUT
+    # Kernels talk over Unix sockets named after this process, not TCP ports: parallel
+    # graders picking free TCP ports at the same moment can pick the same one, and the
+    # second kernel then dies at start-up ("Address already in use").
+    c.KernelManager.transport = "ipc"
+    c.KernelManager.ip = str(Path(tempfile.gettempdir()) / f"rnncourse-kernel-{os.getpid()}")
     # Feedback shows the student's work and our check report, never the hidden tests.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
