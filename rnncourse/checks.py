@@ -74,8 +74,9 @@ def expect_close(actual, expected, *, rtol=1e-5, atol=1e-8, what="the result", i
     index = tuple(int(i) for i in bad.nonzero()[0])
     got, want = actual[index].item(), expected[index].item()
     finite = torch.isfinite(actual) & torch.isfinite(expected)
-    abs_err = (actual - expected).abs().where(finite, torch.zeros_like(actual))
-    rel_err = abs_err / expected.abs().clamp_min(torch.finfo(expected.dtype).tiny)
+    # In float64, so that integer tensors (ids) get the same message.
+    abs_err = (actual.double() - expected.double()).abs().where(finite, 0.0)
+    rel_err = abs_err / expected.double().abs().clamp_min(torch.finfo(torch.float64).tiny)
     where = f" (input {inputs[index].item():.6g})" if inputs is not None else ""
     raise CheckFailed(
         f"{what} differs at {int(bad.sum())} of {bad.numel()} entries; first at index "

@@ -200,6 +200,135 @@ def _forecast(fn):
     return fn(series, 240, 10, config, torch.Generator().manual_seed(0)), series
 
 
+def _chars(text) -> torch.Tensor:
+    """A string (or list of characters) as a tensor of code points."""
+    return torch.tensor([float(ord(c)) for c in "".join(text)], dtype=torch.float64)
+
+
+_VOCAB = ["\ufffd", " ", "a", "b", "c"]
+
+
+def _build_vocabulary(fn):
+    return _chars(fn("hello, world")), _chars(fn("b\ufffdab"))
+
+
+def _encode(fn):
+    return (fn("abc cab?", _VOCAB),)
+
+
+def _decode(fn):
+    return _chars(fn(torch.tensor([2, 0, 3, 1, 4]), _VOCAB)), _chars(fn([4, 4, 0], _VOCAB))
+
+
+def _make_batches(fn):
+    return (*fn(torch.arange(23), 2, 4), *fn(torch.arange(20), 3, 2))
+
+
+def _logits_and_targets():
+    g = torch.Generator().manual_seed(4)
+    logits = 3 * torch.randn(2, 3, 5, generator=g, dtype=torch.float64)
+    logits[0, 0] = torch.tensor([900.0, -900.0, 0.0, 1.0, 2.0])
+    return logits, torch.tensor([[1, 4, 0], [2, 2, 3]])
+
+
+def _cross_entropy(fn):
+    logits, targets = _logits_and_targets()
+    return fn(logits, targets), fn(logits[1], targets[1])
+
+
+class _ToyLanguageModel(torch.nn.Module):
+    """A small model called like the exercise's (ids (B, T), state) -> (logits, state),
+    but built differently: no input matrix, no biases."""
+
+    def __init__(self, vocab=5, hidden=4, seed=0):
+        super().__init__()
+        g = torch.Generator().manual_seed(seed)
+        self.E = torch.nn.Parameter(torch.randn(vocab, hidden, generator=g, dtype=torch.float64))
+        self.A = torch.nn.Parameter(
+            0.5 * torch.randn(hidden, hidden, generator=g, dtype=torch.float64)
+        )
+        self.W = torch.nn.Parameter(
+            2 * torch.randn(vocab, hidden, generator=g, dtype=torch.float64)
+        )
+
+    def forward(self, x, h=None):
+        state = self.E.new_zeros(x.shape[0], self.A.shape[0]) if h is None else h[0]
+        states = []
+        for t in range(x.shape[1]):
+            state = torch.tanh(self.E[x[:, t]] + state @ self.A.T)
+            states.append(state)
+        return torch.stack(states, 1) @ self.W.T, state.unsqueeze(0)
+
+
+def _char_rnn(fn):
+    model = fn(5, 3, 4)
+    g = torch.Generator().manual_seed(5)
+    names = sorted(name for name, _ in model.named_parameters())
+    shapes = {name: p.shape for name, p in model.named_parameters()}
+    model.load_state_dict(
+        {name: torch.randn(shapes[name], generator=g) for name in names}, strict=True
+    )
+    x = torch.tensor([[0, 1, 2, 3], [4, 4, 0, 1]])
+    logits, h = model(x)
+    again, h2 = model(x[:, :2], torch.full((1, 2, 4), 0.3))
+    return torch.tensor([float(len(names))]), logits, h, again, h2
+
+
+def _sample(fn):
+    model, prefix = _ToyLanguageModel(), torch.tensor([1, 3])
+    return (
+        fn(model, prefix, 6, 0),
+        fn(model, prefix, 8, 1.0, None, torch.Generator().manual_seed(0)),
+        fn(model, prefix, 8, 0.5, 2, torch.Generator().manual_seed(1)),
+    )
+
+
+def _train_language_model(fn):
+    model = _ToyLanguageModel(seed=1)
+    g = torch.Generator().manual_seed(6)
+    inputs = torch.randint(0, 5, (3, 2, 4), generator=g)
+    targets = torch.randint(0, 5, (3, 2, 4), generator=g)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.5)
+    losses = fn(model, inputs, targets, optimizer, 0.1)
+    losses = torch.tensor([float(v) for v in losses], dtype=torch.float64)
+    return (losses, *(p.detach() for p in model.parameters()))
+
+
+def _randn(seed, *shapes, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return [scale * torch.randn(s, generator=g, dtype=torch.float64) for s in shapes]
+
+
+def _lstm_cell(fn):
+    x, h, c, *weights = _randn(7, (2, 3), (2, 2), (2, 2), (8, 3), (8, 2), (8,), (8,))
+    big = [30 * w for w in weights]
+    return (*fn(x, h, c, *weights), *fn(x, h, c, *big))
+
+
+def _gru_cell(fn):
+    x, h, *weights = _randn(8, (2, 3), (2, 2), (6, 3), (6, 2), (6,), (6,))
+    return (fn(x, h, *weights),)
+
+
+def _lstm_forward(fn):
+    lstm = torch.nn.LSTM(2, 2, 2, bidirectional=True, device="meta")
+    g = torch.Generator().manual_seed(9)
+    params = {
+        name: torch.randn(p.shape, generator=g, dtype=torch.float64)
+        for name, p in lstm.named_parameters()
+    }
+    x = torch.randn(3, 4, 2, generator=g, dtype=torch.float64)
+    state = tuple(torch.randn(4, 3, 2, generator=g, dtype=torch.float64) for _ in range(2))
+    output, (h_n, c_n) = fn(x, torch.tensor([4, 1, 2]), params, 2, True, state)
+    return output, h_n, c_n
+
+
+def _fast_lstm_forward(fn):
+    x, h0, c0, *weights = _randn(10, (2, 3, 2), (2, 2), (2, 2), (8, 2), (8, 2), (8,), (8,))
+    output, (h, c) = fn(x, h0, c0, *weights)
+    return output, h, c
+
+
 PROBES: dict[str, Callable] = {
     "step": _elementwise,
     "sigmoid": _elementwise,
@@ -225,6 +354,19 @@ PROBES: dict[str, Callable] = {
     "generate": _generate,
     "nrmse": _nrmse,
     "forecast": _forecast,
+    "build_vocabulary": _build_vocabulary,
+    "encode": _encode,
+    "decode": _decode,
+    "make_batches": _make_batches,
+    "cross_entropy": _cross_entropy,
+    "perplexity": _cross_entropy,
+    "CharRNN": _char_rnn,
+    "sample": _sample,
+    "train_language_model": _train_language_model,
+    "lstm_cell": _lstm_cell,
+    "gru_cell": _gru_cell,
+    "lstm_forward": _lstm_forward,
+    "fast_lstm_forward": _fast_lstm_forward,
 }
 
 

@@ -25,6 +25,12 @@ EXERCISE_SPECS = {
     "02-bptt": Exercise(
         "bptt", 30, ("rnn_backward", "test_rnn_backward"), "rnn_backward: 10 of 10 points"
     ),
+    "03-language-models": Exercise(
+        "language_models", 30, ("sample", "test_sample"), "sample: 6 of 6 points"
+    ),
+    "04-lstm-gru": Exercise(
+        "lstm_gru", 30, ("gru_cell", "test_gru_cell"), "gru_cell: 7 of 7 points"
+    ),
     "05-esn": Exercise(
         "esn", 30, ("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"
     ),
@@ -55,7 +61,7 @@ def student_notebook(assignment: str, notebook: str, replacements: dict | None =
         if meta.get("solution"):
             source = answers[meta["grade_id"]]
             for function, code in (replacements or {}).items():
-                if f"def {function}(" in source:
+                if f"def {function}(" in source or f"class {function}(" in source:
                     source = replace_function(source, function, code)
             cell["source"] = source
     return nb

@@ -31,7 +31,13 @@ def edited(name, function, test_cell, correct_code, correct, wrong, hint) -> Mis
 
 
 # Assignment name -> module of this package holding its MISTAKES and ALTERNATIVES.
-MODULES = {"01-activations": "activations", "02-bptt": "bptt", "05-esn": "esn"}
+MODULES = {
+    "01-activations": "activations",
+    "02-bptt": "bptt",
+    "03-language-models": "language_models",
+    "04-lstm-gru": "lstm_gru",
+    "05-esn": "esn",
+}
 
 
 def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:
@@ -41,10 +47,10 @@ def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:
 
 
 def replace_function(cell_source: str, name: str, code: str) -> str:
-    """`cell_source` with the top-level `def name` replaced by `code` (markers stripped)."""
+    """`cell_source` with the top-level `def name` (or `class name`) replaced by `code`."""
     lines = cell_source.splitlines()
     for node in ast.parse(cell_source).body:
-        if isinstance(node, ast.FunctionDef) and node.name == name:
+        if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
             start = min([node.lineno, *(d.lineno for d in node.decorator_list)]) - 1
             return "\n".join([*lines[:start], code.strip("\n"), *lines[node.end_lineno :]])
-    raise KeyError(f"no function {name!r} in cell")
+    raise KeyError(f"no function or class {name!r} in cell")
