@@ -329,6 +329,37 @@ def _fast_lstm_forward(fn):
     return output, h, c
 
 
+def _clockwork_mask(fn):
+    return fn(3, 2), fn(2, 1)
+
+
+def _active_modules(fn):
+    return tuple(fn(t, [1, 2, 4, 3]) for t in range(7))
+
+
+def _clockwork_network():
+    x, h, W_in, W_h, b = _randn(11, (2, 2), (2, 6), (6, 2), (6, 6), (6,))
+    blocks = torch.tensor([[1.0, 1.0, 1.0], [0.0, 1.0, 1.0], [0.0, 0.0, 1.0]], dtype=torch.float64)
+    mask = blocks.repeat_interleave(2, 0).repeat_interleave(2, 1)  # 3 modules of 2 units
+    return x, h.tanh(), W_in, W_h * mask, b
+
+
+def _clockwork_step(fn):
+    x, h, W_in, W_h, b = _clockwork_network()
+    return tuple(fn(x, h, t, W_in, W_h, b, [1, 2, 4]) for t in (0, 1, 2, 3)) + (h,)
+
+
+def _clockwork_forward(fn):
+    _, h, W_in, W_h, b = _clockwork_network()
+    (x,) = _randn(12, (2, 5, 2))
+    return fn(x, h, W_in, W_h, b, [1, 2, 4]), h
+
+
+def _recurrent_costs(fn):
+    values = [*fn(3, 2, [1, 2, 4]), *fn(2, 3, [1, 3])]
+    return (torch.tensor([float(v) for v in values], dtype=torch.float64),)
+
+
 PROBES: dict[str, Callable] = {
     "step": _elementwise,
     "sigmoid": _elementwise,
@@ -367,6 +398,11 @@ PROBES: dict[str, Callable] = {
     "gru_cell": _gru_cell,
     "lstm_forward": _lstm_forward,
     "fast_lstm_forward": _fast_lstm_forward,
+    "clockwork_mask": _clockwork_mask,
+    "active_modules": _active_modules,
+    "clockwork_step": _clockwork_step,
+    "clockwork_forward": _clockwork_forward,
+    "recurrent_costs": _recurrent_costs,
 }
 
 
@@ -380,6 +416,7 @@ def fingerprint(name: str, fn: Callable) -> list[dict] | None:
     try:
         # Probes seed the global RNG: fork it, so the notebook's random state is untouched.
         with silenced(), torch.random.fork_rng(devices=[]):
+            torch.manual_seed(0)  # code that wrongly uses the global RNG is fingerprinted too
             results = PROBES[name](fn)
     except (Exception, SystemExit):  # student code may raise anything
         return None

@@ -34,6 +34,9 @@ EXERCISE_SPECS = {
     "05-esn": Exercise(
         "esn", 30, ("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"
     ),
+    "06-clockwork": Exercise(
+        "clockwork", 30, ("clockwork_step", "test_step"), "clockwork_step: 9 of 9 points"
+    ),
 }
 
 

@@ -37,6 +37,7 @@ MODULES = {
     "03-language-models": "language_models",
     "04-lstm-gru": "lstm_gru",
     "05-esn": "esn",
+    "06-clockwork": "clockwork",
 }
 
 
