@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install release book test lint format clean
+.PHONY: install release book test check-html lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ book: release
 
 test: book
 	$(BIN)/python -m pytest
+
+# Only the browser check of the built book (needs Chromium: apt-get install chromium).
+check-html: book
+	REQUIRE_BROWSER=1 $(BIN)/python -m pytest tests/test_html_in_browser.py
 
 lint: install
 	$(BIN)/ruff check .

@@ -427,7 +427,7 @@ def sample_checks(checks: Checks, fn) -> None:
             if top_k is not None:
                 z = z.masked_fill(z < z.topk(top_k).values[-1], -math.inf)
             want = torch.softmax(z, -1)
-            n = 3000
+            n = 2000
             firsts = [
                 int(fn(model, prefix, 1, temperature, top_k, torch.Generator().manual_seed(s))[0])
                 for s in range(n)
@@ -445,7 +445,7 @@ def sample_checks(checks: Checks, fn) -> None:
 
     checks.check(
         "the first id follows softmax(logits / temperature) restricted to the top k "
-        "(3000 draws, within 5 standard errors)",
+        "(2000 draws, within 5 standard errors)",
         1,
         distribution,
     )
