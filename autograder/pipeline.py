@@ -7,6 +7,7 @@ grade() runs, in order:
   4. autograde        run every submission; locked test cells are restored from source
   5. feedback         one HTML page per notebook, hidden tests removed
   6. write_grades     grades.csv: one row per student, one column per graded cell
+  7. write_summary    summary.csv and summary.png: score distribution, pass rate per cell
 """
 
 import csv
@@ -17,11 +18,12 @@ import re
 import shutil
 import sys
 import warnings
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.config import EXERCISES, REPO, SOLUTIONS, nbgrader_config
+from autograder.report import write_summary
 
 # A student id becomes a folder name: keep it to plain characters.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
@@ -175,6 +177,7 @@ def grade(
 
     _copy_feedback(root, out, assignment)
     write_grades(out / "grades.csv", assignment, cells, results)
+    write_summary(out, assignment, cells, results)
     print_summary(assignment, results, skipped)
     return results
 
@@ -191,17 +194,24 @@ def _autograde_one(root: Path, assignment: str, student: str) -> tuple[str, tupl
 
 
 def _autograde_all(root: Path, assignment: str, students: list[str], workers: int):
-    """Yield (student, (success, log)) for every student, `workers` at a time."""
-    if workers <= 1 or len(students) <= 1:
-        for student in students:
-            yield _autograde_one(root, assignment, student)
-        return
-    # Fresh interpreters (spawn), not forks of a process that may hold threads.
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-        futures = [pool.submit(_autograde_one, root, assignment, s) for s in students]
-        for future in futures:
-            yield future.result()
+    """Yield (student, (success, log)) for every student, `workers` at a time,
+    with a progress bar on stderr."""
+    from tqdm import tqdm
+
+    progress = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook")
+    with progress:
+        if workers <= 1 or len(students) <= 1:
+            for student in students:
+                yield _autograde_one(root, assignment, student)
+                progress.update()
+            return
+        # Fresh interpreters (spawn), not forks of a process that may hold threads.
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+            futures = [pool.submit(_autograde_one, root, assignment, s) for s in students]
+            for future in as_completed(futures):
+                yield future.result()
+                progress.update()
 
 
 def _read_scores(root: Path, assignment: str, student: str, cells, result: StudentResult):

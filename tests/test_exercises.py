@@ -1,5 +1,6 @@
 """Every exercise, graded through the real nbgrader pipeline (see conftest.py)."""
 
+import csv
 import html
 import re
 
@@ -103,6 +104,20 @@ def test_grades_csv_has_one_column_per_graded_cell(graded_class, assignment):
     header = (out / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["student_id", "assignment", "score", "max_score"]
     assert header[4:-1] == list(cells(assignment))
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_summary_table_and_plot_are_written_next_to_the_grades(graded_class, assignment):
+    rows, out = graded_class(assignment)
+    with open(out / "summary.csv") as f:
+        summary = {row["cell"]: row for row in csv.DictReader(f)}
+    assert list(summary)[:-1] == list(cells(assignment)) and list(summary)[-1] == "total"
+    total = summary["total"]
+    scores = [float(row["score"]) for row in rows.values()]
+    assert float(total["mean_points"]) == pytest.approx(sum(scores) / len(scores), abs=1e-3)
+    full = sum(float(row["score"]) == float(row["max_score"]) for row in rows.values())
+    assert float(total["full_points_share"]) == pytest.approx(full / len(rows), abs=1e-3)
+    assert (out / "summary.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
