@@ -80,7 +80,13 @@ def write_submission(root: Path, student: str, assignment: str, notebook: str, c
 
 
 # Boilerplate every PyTorch training loop has: not a leak when the book shows it.
-COMMON_LINES = {"optimizer.zero_grad()", "for _ in range(n_steps):"}
+COMMON_LINES = {
+    "optimizer.zero_grad()",
+    "for _ in range(n_steps):",
+    "with torch.no_grad():",
+    "losses.append(loss.item())",
+    "for t in range(x.shape[1]):",
+}
 
 
 def solution_lines(assignment: str, *, min_length: int = 20) -> list[str]:

@@ -9,6 +9,7 @@ BUILD = REPO / "_build" / "html"
 CHAPTERS = [
     "book/01-activations/activation-functions.html",
     "book/02-bptt/unrolling-and-bptt.html",
+    "book/04-lstm-gru/lstm-and-gru.html",
     "book/05-esn/echo-state-networks.html",
 ]
 
