@@ -11,6 +11,7 @@ CHAPTERS = [
     "book/02-bptt/unrolling-and-bptt.html",
     "book/04-lstm-gru/lstm-and-gru.html",
     "book/05-esn/echo-state-networks.html",
+    "book/06-clockwork/clockwork-rnn.html",
 ]
 
 
