@@ -9,6 +9,7 @@ BUILD = REPO / "_build" / "html"
 CHAPTERS = [
     "book/01-activations/activation-functions.html",
     "book/02-bptt/unrolling-and-bptt.html",
+    "book/03-language-models/language-models.html",
     "book/04-lstm-gru/lstm-and-gru.html",
     "book/05-esn/echo-state-networks.html",
     "book/06-clockwork/clockwork-rnn.html",
@@ -46,3 +47,14 @@ def test_every_exercise_is_a_book_page_offering_the_release_notebook():
             assert 'class="cell_output' not in page.read_text(), f"{page} was executed"
             download = BUILD / "_sources" / "exercises" / assignment / notebook.name
             assert download.read_bytes() == notebook.read_bytes(), "download is not the release"
+
+
+def test_language_model_chapter_prints_perplexity_against_both_baselines():
+    page = (BUILD / "book/03-language-models/language-models.html").read_text()
+    text = html.unescape(re.sub(r"<[^>]+>", "", page))
+    table = re.search(r"unigram \(add-one\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text)
+    ngram = re.search(r"\d+-gram \(interpolated[^)]*\)\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text)
+    rnn = re.search(r"RNN, \d+ tanh units\s+([\d.]+)\s+([\d.]+)\s+([\d.]+)", text)
+    assert table and ngram and rnn, "the validation table is missing from the built chapter"
+    perplexity = [float(m.group(3)) for m in (table, ngram, rnn)]
+    assert perplexity[2] < perplexity[1] < perplexity[0]  # the RNN beats both baselines
