@@ -16,8 +16,9 @@ def active_modules(t, periods):
 _STEP = """
 def clockwork_step(x_t, h, t, W_in, W_h, b, periods):
     module_size = h.shape[1] // len(periods)
+    connections = W_h * clockwork_mask(len(periods), module_size, device=h.device).to(W_h.dtype)
     rows = active_modules(t, periods).repeat_interleave(module_size).to(h.device)
-    updated = torch.tanh(x_t @ W_in[rows].T + h @ W_h[rows].T + b[rows])
+    updated = torch.tanh(x_t @ W_in[rows].T + h @ connections[rows].T + b[rows])
     h_new = h.clone()
     h_new[:, rows] = updated
     return h_new
@@ -107,6 +108,15 @@ MISTAKES = [
         "module i ticks when t mod T_i = 0 (t divisible by the period), not the other way round",
     ),
     edited(
+        "active_negated",
+        "active_modules",
+        "test_active",
+        _ACTIVE,
+        "t % period == 0",
+        "t % period != 0",
+        "a module ticks when t mod T_i == 0, not when it is non-zero",
+    ),
+    edited(
         "active_ints",
         "active_modules",
         "test_active",
@@ -147,10 +157,43 @@ MISTAKES = [
         "clockwork_step",
         "test_step",
         _STEP,
-        "updated = torch.tanh(x_t @ W_in[rows].T + h @ W_h[rows].T + b[rows])",
-        "updated = torch.tanh(x_t @ W_in.T + h @ W_h.T + b)[:, rows]",
+        "updated = torch.tanh(x_t @ W_in[rows].T + h @ connections[rows].T + b[rows])",
+        "updated = torch.tanh(x_t @ W_in.T + h @ connections.T + b)[:, rows]",
         "select the active rows before multiplying: computing every module and keeping the "
         "active ones gives the right numbers but none of the savings",
+    ),
+    edited(
+        "step_unmasked",
+        "clockwork_step",
+        "test_step",
+        _STEP,
+        "connections = W_h * clockwork_mask(len(periods), module_size, device=h.device)"
+        ".to(W_h.dtype)",
+        "connections = W_h",
+        "multiply W_h by the mask: a module must not read from faster modules",
+    ),
+    edited(
+        "step_mask_through_data",
+        "clockwork_step",
+        "test_step",
+        _STEP,
+        "connections = W_h * clockwork_mask(len(periods), module_size, device=h.device)"
+        ".to(W_h.dtype)",
+        "connections = W_h.clone()\n"
+        "    connections.data *= clockwork_mask(len(periods), module_size).to(W_h.dtype)",
+        "mask with a multiplication autograd sees: through .data the forward pass is masked "
+        "but the masked weights still get gradients, and an optimizer changes them",
+    ),
+    edited(
+        "step_mask_without_gradient",
+        "clockwork_step",
+        "test_step",
+        _STEP,
+        "connections = W_h * clockwork_mask(len(periods), module_size, device=h.device)"
+        ".to(W_h.dtype)",
+        "with torch.no_grad():\n"
+        "        connections = W_h * clockwork_mask(len(periods), module_size).to(W_h.dtype)",
+        "do not mask under torch.no_grad(): W_h would get no gradient at all",
     ),
     edited(
         "step_in_place_on_h",
@@ -253,6 +296,7 @@ def clockwork_step(x_t, h, t, W_in, W_h, b, periods):
     index = torch.tensor(
         [i * k + u for i in ticking for u in range(k)], dtype=torch.long, device=h.device
     )
+    W_h = W_h * clockwork_mask(len(periods), k, device=h.device).to(W_h.dtype)
     rows = torch.index_select(W_in, 0, index), torch.index_select(W_h, 0, index)
     new = torch.tanh(torch.addmm(b[index], x_t, rows[0].T) + h @ rows[1].T)
     return h.index_copy(1, index, new)
