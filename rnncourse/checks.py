@@ -113,6 +113,27 @@ def autograd_derivative(f: Callable) -> Callable:
     return derivative
 
 
+def expect_same_training(losses, want_losses, model, want_params, *, what, unit="batch"):
+    """Fail unless a training run's losses (floats) and the model's parameters afterwards
+    match a reference run's: `want_params` maps parameter names to tensors."""
+    if len(losses) != len(want_losses):
+        raise CheckFailed(f"{what}: expected {len(want_losses)} {unit} losses, got {len(losses)}")
+    expect_close(
+        torch.tensor([float(v) for v in losses], dtype=torch.float64),
+        torch.tensor(want_losses, dtype=torch.float64),
+        rtol=1e-7,
+        what=f"the {unit} losses ({what})",
+    )
+    for name, p in model.named_parameters():
+        expect_close(
+            p.detach(),
+            want_params[name],
+            rtol=1e-7,
+            atol=1e-10,
+            what=f"parameter {name} after training ({what})",
+        )
+
+
 def expect_unchanged(before: torch.Tensor, after: torch.Tensor, *, what="the input"):
     """Fail if a function modified its input in place."""
     if not torch.equal(before, after):

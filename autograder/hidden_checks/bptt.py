@@ -19,6 +19,7 @@ from rnncourse.checks import (
     CheckNotRun,
     Checks,
     expect_close,
+    expect_same_training,
     expect_tensor,
     expect_unchanged,
     forbid_torch_functions,
@@ -379,24 +380,7 @@ def tbptt_checks(checks: Checks, fn: Callable) -> None:
             what = f"T={time}, chunk_len={chunk_len}, max_norm={max_norm:g}, " + (
                 "h given" if with_h else "h=None"
             )
-            if len(losses) != len(want_losses):
-                raise CheckFailed(
-                    f"{what}: expected {len(want_losses)} chunk losses, got {len(losses)}"
-                )
-            expect_close(
-                torch.tensor([float(v) for v in losses], dtype=torch.float64),
-                torch.tensor(want_losses, dtype=torch.float64),
-                rtol=1e-7,
-                what=f"the chunk losses ({what})",
-            )
-            for name, p in model.named_parameters():
-                expect_close(
-                    p.detach(),
-                    want_params[name],
-                    rtol=1e-7,
-                    atol=1e-10,
-                    what=f"parameter {name} after training ({what})",
-                )
+            expect_same_training(losses, want_losses, model, want_params, what=what, unit="chunk")
             expect_close(
                 h_out.detach(), want_h, rtol=1e-7, atol=1e-10, what=f"the returned state ({what})"
             )

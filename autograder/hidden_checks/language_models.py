@@ -21,6 +21,7 @@ from rnncourse.checks import (
     Checks,
     expect_close,
     expect_finite,
+    expect_same_training,
     expect_tensor,
     expect_unchanged,
     forbid_torch_functions,
@@ -496,22 +497,7 @@ def train_checks(checks: Checks, fn) -> None:
             optimizer = torch.optim.SGD(model.parameters(), lr=lr)
             losses = fn(model, inputs, targets, optimizer, max_norm)
             what = f"max_norm={max_norm:g}, {batches} batch(es)"
-            if len(losses) != len(want_losses):
-                raise CheckFailed(f"{what}: expected {len(want_losses)} losses, got {len(losses)}")
-            expect_close(
-                torch.tensor([float(v) for v in losses], dtype=F64),
-                torch.tensor(want_losses, dtype=F64),
-                rtol=1e-7,
-                what=f"the batch losses ({what})",
-            )
-            for name, p in model.named_parameters():
-                expect_close(
-                    p.detach(),
-                    want_params[name],
-                    rtol=1e-7,
-                    atol=1e-10,
-                    what=f"parameter {name} after training ({what})",
-                )
+            expect_same_training(losses, want_losses, model, want_params, what=what)
 
     checks.check(
         "losses and updated weights match per-batch gradients (torch.func) with the state "
