@@ -12,10 +12,27 @@ EXERCISES = REPO / "exercises"
 
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120
+# Seconds a whole notebook may run (in the sandbox) before its kernel is killed.
+NOTEBOOK_TIMEOUT = 900
+# Bytes of memory (address space) a sandboxed grading kernel may use (CPU graders).
+MEMORY_LIMIT = 6 * 2**30
+
+
+def kernel_socket_dir() -> Path:
+    """A folder for this process's kernel sockets (the sandbox keeps it visible)."""
+    folder = Path(tempfile.gettempdir()) / f"rnncourse-kernels-{os.getpid()}"
+    folder.mkdir(exist_ok=True)
+    return folder
 
 
 def nbgrader_config(
-    root: Path, *, source: Path = SOLUTIONS, release: Path | None = None, db_url: str | None = None
+    root: Path,
+    *,
+    source: Path = SOLUTIONS,
+    release: Path | None = None,
+    db_url: str | None = None,
+    cell_timeout: int = CELL_TIMEOUT,
+    kernel_name: str | None = None,
 ) -> Config:
     """nbgrader's configuration for a course folder at `root`.
 
@@ -34,12 +51,20 @@ def nbgrader_config(
     c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}?timeout=60"
     # A test cell a student deleted (or whose metadata they stripped) is put back and run.
     c.OverwriteCells.add_missing_cells = True
-    c.Execute.timeout = CELL_TIMEOUT
+    c.Execute.timeout = cell_timeout
+    # Every grading kernel loads the guard (autograder/guard.py) before any student code;
+    # `kernel_name` picks the sandboxed kernel (autograder/sandbox.py) where there is one.
+    c.Execute.extra_arguments = [
+        "--HistoryManager.hist_file=:memory:",
+        "--IPKernelApp.extensions=autograder.guard",
+    ]
+    if kernel_name:
+        c.Execute.kernel_name = kernel_name
     # Kernels talk over Unix sockets named after this process, not TCP ports: parallel
     # graders picking free TCP ports at the same moment can pick the same one, and the
     # second kernel then dies at start-up ("Address already in use").
     c.KernelManager.transport = "ipc"
-    c.KernelManager.ip = str(Path(tempfile.gettempdir()) / f"rnncourse-kernel-{os.getpid()}")
+    c.KernelManager.ip = str(kernel_socket_dir() / "kernel")
     # Feedback shows the student's work and our check report, never the hidden tests.
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",

@@ -1,0 +1,217 @@
+"""A grading kernel that cannot see the answers, harm the grader, or touch other students.
+
+nbgrader starts every grading kernel through the kernelspec that `install_kernelspec`
+writes, whose command is
+
+    unshare --mount --propagation private  python -m autograder.sandbox -f CONNECTION_FILE
+
+so the kernel gets its own view of the file system. Before any student code runs,
+`main` (as root, single-threaded):
+
+1. imports the hidden checks the test cells will need, while their files are visible;
+2. covers the secrets with empty in-memory folders: the repository (solutions, hidden
+   checks, tests, git history), the submissions folder, the grading folder (gradebook,
+   other students), the home folders, and the notebook being graded (it holds the
+   restored hidden tests); only the Python installation, the public `rnncourse`
+   package and the student's own working folder are mounted back;
+3. gives the kernel private /tmp, /var/tmp and /dev/shm;
+4. sets resource limits (memory, processes, file size) and starts a watchdog that
+   kills the kernel when the notebook's time is up;
+5. becomes an unprivileged user of its own (so it cannot undo any of this, read
+   root's files, or write outside its folder), and starts the IPython kernel with
+   `autograder.guard` loaded.
+
+It needs Linux, root and `unshare` (a CI machine or a container). Elsewhere
+`unavailable_reason()` says why, and the grader runs kernels without a sandbox and
+warns that student code could read the hidden tests.
+"""
+
+import json
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from functools import cache
+from pathlib import Path
+
+POLICY_ENV = "RNNCOURSE_SANDBOX"
+KERNEL_NAME = "rnncourse-sandbox"
+# Each kernel runs as its own user id (this plus its process id): no other process
+# shares it, so the process limit and the watchdog's kill concern that kernel only.
+UID_BASE = 100_000
+TEMPORARY = ["/tmp", "/var/tmp", "/dev/shm"]
+# Written into the kernel's socket folder by the watchdog when it stops a notebook.
+TIMEOUT_NOTE = ".ran-out-of-time"
+
+
+@cache
+def unavailable_reason() -> str | None:
+    """None if sandboxed kernels work on this machine, else why they don't."""
+    if not sys.platform.startswith("linux"):
+        return "it needs Linux"
+    if os.geteuid() != 0:
+        return "it needs root (to hide files and switch to an unprivileged user)"
+    if not (shutil.which("unshare") and shutil.which("mount")):
+        return "it needs the `unshare` and `mount` commands (util-linux)"
+    probe = subprocess.run(
+        ["unshare", "--mount", "--propagation", "private", "mount", "-t", "tmpfs", "t", "/mnt"],
+        capture_output=True,
+        text=True,
+    )
+    if probe.returncode != 0:
+        return f"this machine does not allow private mounts ({probe.stderr.strip()[:120]})"
+    return None
+
+
+def install_kernelspec(folder: Path) -> Path:
+    """Write the sandbox kernelspec under `folder`/kernels; returns `folder`, which
+    goes on JUPYTER_PATH so that jupyter_client finds it."""
+    spec = Path(folder) / "kernels" / KERNEL_NAME
+    spec.mkdir(parents=True, exist_ok=True)
+    argv = [shutil.which("unshare"), "--mount", "--propagation", "private"]
+    argv += [sys.executable, "-m", "autograder.sandbox", "-f", "{connection_file}"]
+    kernel = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python"}
+    (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
+    return Path(folder)
+
+
+def policy(*, hide, keep, preload, notebook_timeout, memory_bytes) -> str:
+    """The sandbox's settings, as the JSON that `main` reads from POLICY_ENV."""
+    return json.dumps(
+        {
+            "hide": [str(p) for p in hide],
+            "keep": [str(p) for p in keep],
+            "preload": list(preload),
+            "notebook_timeout": notebook_timeout,
+            "memory_bytes": memory_bytes,
+        }
+    )
+
+
+# ---------------------------------------------------------------------------
+# Inside the kernel's private mount namespace
+# ---------------------------------------------------------------------------
+
+
+def _mount(*args: str) -> None:
+    subprocess.run(["mount", *args], check=True, capture_output=True)
+
+
+def _hide(hide: list[str], keep: list[str]) -> None:
+    """Cover each folder in `hide` with an empty tmpfs, then mount the paths in
+    `keep` back at their places (they are reached through file descriptors opened
+    before anything was covered)."""
+    kept = {path: os.open(path, os.O_PATH) for path in keep if os.path.exists(path)}
+    covered = []
+    for path in sorted(set(hide), key=len):  # parents first; their children vanish with them
+        if not os.path.isdir(path) or any(path.startswith(c + os.sep) for c in covered):
+            continue
+        # Temporary folders are writable by everyone; the other covers by root only.
+        mode = "1777" if path in TEMPORARY else "0755"
+        _mount("-t", "tmpfs", "-o", f"size=256m,mode={mode}", "tmpfs", path)
+        covered.append(path)
+    for path, fd in sorted(kept.items()):
+        if not any(path.startswith(c + os.sep) for c in covered):
+            continue
+        if os.path.isdir(f"/proc/self/fd/{fd}"):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            Path(path).touch()
+        _mount("--no-canonicalize", "--bind", f"/proc/{os.getpid()}/fd/{fd}", path)
+    for fd in kept.values():
+        os.close(fd)
+
+
+def _start_watchdog(seconds: float, uid: int, note_dir: str) -> None:
+    """Fork a root process that kills every process of `uid` after `seconds`
+    (the student cannot kill it: it is not theirs), or quits when the kernel does.
+    It leaves TIMEOUT_NOTE in `note_dir` for the grader to report."""
+    kernel = os.getpid()
+    if os.fork() != 0:
+        return
+    os.setsid()
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        if not os.path.exists(f"/proc/{kernel}"):
+            os._exit(0)
+    Path(note_dir, TIMEOUT_NOTE).write_text(f"stopped after {seconds} s\n")
+    for pid in _processes_of(uid):
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+    os._exit(0)
+
+
+def _processes_of(uid: int) -> list[int]:
+    pids = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.stat(f"/proc/{entry}").st_uid == uid:
+                    pids.append(int(entry))
+            except FileNotFoundError:
+                pass
+    return pids
+
+
+def main(argv: list[str]) -> None:
+    settings = json.loads(os.environ.pop(POLICY_ENV))
+    connection_file = argv[argv.index("-f") + 1]
+    connection = json.loads(Path(connection_file).read_text())
+    workdir = os.getcwd()
+    socket_dir = os.path.dirname(connection["ip"])
+    uid = UID_BASE + os.getpid()
+
+    # 1. What the hidden tests import, loaded while its files are still visible.
+    import importlib
+
+    for name in settings["preload"]:
+        importlib.import_module(name)
+    import autograder.guard  # noqa: F401  (the IPython extension loaded below)
+
+    # 2-3. Hide the secrets, keep what the kernel needs, private temporary folders.
+    keep = [workdir, socket_dir, sys.prefix, sys.base_prefix, *settings["keep"]]
+    _hide(settings["hide"] + TEMPORARY, keep)
+    # Enter the folder again through the new mounts: the old working directory still
+    # leads to the uncovered files (its `..` to other students' folders).
+    os.chdir(workdir)
+    for notebook in Path(workdir).glob("*.ipynb"):
+        _mount("--bind", "/dev/null", str(notebook))
+
+    # The kernel reads its connection file after it has become the student user.
+    private_connection = os.path.join(socket_dir, "connection.json")
+    Path(private_connection).write_text(json.dumps(connection))
+    for path in (workdir, socket_dir, private_connection):
+        os.chown(path, uid, uid)
+
+    # 4. Limits, then the watchdog (forked before the threads of the kernel exist).
+    if settings["memory_bytes"] and not os.path.exists("/dev/nvidiactl"):
+        # (CUDA reserves far more address space than it uses: no limit on GPU graders.)
+        memory = settings["memory_bytes"]
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (256 * 2**20, 256 * 2**20))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    _start_watchdog(settings["notebook_timeout"], uid, socket_dir)
+
+    # 5. Become the student's own unprivileged user, for good.
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+    os.environ.update(HOME="/tmp", TMPDIR="/tmp", IPYTHONDIR="/tmp/.ipython")
+    os.environ["MPLCONFIGDIR"] = "/tmp/.matplotlib"
+
+    from ipykernel.kernelapp import IPKernelApp
+
+    rest = argv[argv.index("-f") + 2 :]
+    IPKernelApp.launch_instance(argv=["-f", private_connection, *rest])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,254 @@
+"""Broken, tampered and hostile submissions: each is graded, flagged where suspicious,
+and never harms the batch, the other students, the gradebook or the source notebooks.
+
+One class of exercise 1 is graded once (with short time limits) through the real
+pipeline; every test below reads its outcome. The sandbox parts need Linux and root
+(as on CI: REQUIRE_SANDBOX=1 makes their absence a failure instead of a skip).
+"""
+
+import csv
+import hashlib
+import html
+import os
+import shutil
+
+import nbformat
+import pytest
+
+from autograder import pipeline, sandbox
+from helpers import student_notebook, write_submission
+
+A, NB = "01-activations", "activations"
+FULL = 48.0
+WRONG = "as wrong-step"  # the score of the plain wrong answer, in the same batch
+WRONG_STEP = "def step(x):\n    return x.clamp(0, 1)\n"  # wrong between 0 and 1
+LIMITS = pipeline.Limits(cell_timeout=5, notebook_timeout=45, memory_bytes=3 * 2**30)
+SECRET_FILE = pipeline.REPO / "autograder" / "hidden_checks" / "activations.py"
+HIDDEN_LINE = "from autograder.hidden_checks.activations import elementwise_checks"
+
+
+def with_cell(code: str, step: str | None = None) -> dict:
+    """The reference notebook with a cell of `code` added after the setup cell
+    (and `step` replaced, when given)."""
+    notebook = student_notebook(A, NB, {"step": step} if step else None)
+    at = next(
+        i
+        for i, c in enumerate(notebook["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup"
+    )
+    notebook["cells"].insert(at + 1, nbformat.v4.new_code_cell(code))
+    return notebook
+
+
+def edited_test_cells() -> dict:
+    notebook = student_notebook(A, NB, {"step": WRONG_STEP})
+    for cell in notebook["cells"]:
+        if cell["metadata"].get("nbgrader", {}).get("grade"):
+            cell["source"] = "4.0  # full marks, surely"
+    return notebook
+
+
+def reordered_test_cells() -> dict:
+    notebook = student_notebook(A, NB)
+    ids = [c["metadata"].get("nbgrader", {}).get("grade_id") for c in notebook["cells"]]
+    test, impl = ids.index("test_step"), ids.index("impl_step")
+    cells = notebook["cells"]
+    cells[impl], cells[test] = cells[test], cells[impl]
+    return notebook
+
+
+def old_format() -> str:
+    notebook = nbformat.from_dict(student_notebook(A, NB))
+    return nbformat.writes(nbformat.convert(notebook, 3), version=3)
+
+
+HUGE_PRINT = "print('x' * 20_000_000)\nfor i in range(10**5):\n    print(i)"
+STUBBORN_LOOP = """
+import time
+while True:
+    try:
+        time.sleep(1)
+    except BaseException:
+        pass
+"""
+PATCH_DURING_TEST = """def step(x):
+    import torch
+    torch.isclose = lambda a, b, **kw: torch.ones(a.shape, dtype=torch.bool, device=a.device)
+    return x.clamp(0, 1)
+"""
+FAKE_CHECKS = """
+class Checks:
+    def __init__(self, title, points):
+        self.points = points
+    def __getattr__(self, name):
+        return lambda *args, **kwargs: None
+    def score(self):
+        return self.points
+"""
+
+# student id -> (submission, what its score must be, whether it must be flagged)
+CLASS = {
+    "reference": (student_notebook(A, NB), FULL, False),
+    "wrong-step": (student_notebook(A, NB, {"step": WRONG_STEP}), FULL - 2, False),
+    "raises": (with_cell("raise RuntimeError('not finished')"), FULL, False),
+    "sys-exit": (with_cell("import sys\nsys.exit(1)"), FULL, True),
+    "os-exit": (with_cell("import os\nos._exit(0)"), FULL, True),
+    "fork": (with_cell("import os\nos.fork()"), FULL, True),
+    "infinite-loop": (with_cell("while True:\n    pass"), FULL, False),
+    "huge-print": (
+        with_cell("print('x' * 20_000_000)\nfor i in range(10**5): print(i)"),
+        FULL,
+        False,
+    ),
+    "patch-isclose": (
+        with_cell(
+            "torch.isclose = lambda a, b, **kw: torch.ones(a.shape, dtype=torch.bool)",
+            step=WRONG_STEP,
+        ),
+        WRONG,
+        True,
+    ),
+    "patch-during-test": (student_notebook(A, NB, {"step": PATCH_DURING_TEST}), FULL - 4, True),
+    "fake-checks": (with_cell(FAKE_CHECKS, step=WRONG_STEP), WRONG, True),
+    "patch-builtins": (
+        with_cell("import builtins\nbuiltins.round = lambda *a: 0", step=WRONG_STEP),
+        WRONG,
+        True,
+    ),
+    "edited-test-cells": (edited_test_cells(), WRONG, False),
+    "reordered-test-cells": (reordered_test_cells(), FULL - 4, False),  # step tested too soon
+    "breaks-the-kernel": (with_cell("import builtins\nbuiltins.isinstance = print"), 0.0, True),
+    "renamed-notebook": (student_notebook(A, NB), FULL, True),
+    "old-nbformat": (old_format(), FULL, False),
+}
+OWN_TMP = "/tmp/rnncourse-hostile.txt"
+WRITE_OUTSIDE = f"""
+for path in [{str(pipeline.SOLUTIONS / A / "x.txt")!r}, "../../x.txt", {OWN_TMP!r}]:
+    try:
+        open(path, "w").write("x")
+    except OSError as error:
+        print(error)
+"""
+READ_HIDDEN = f"""
+for path in [{str(SECRET_FILE)!r}, "activations.ipynb"]:
+    try:
+        print(open(path).read())
+    except OSError as error:
+        print(error)
+"""
+# Without the sandbox these would really read the answers and write into the repository.
+if sandbox.unavailable_reason() is None:
+    CLASS["write-outside"] = (with_cell(WRITE_OUTSIDE), FULL, True)
+    CLASS["read-hidden"] = (with_cell(READ_HIDDEN), FULL, True)
+    CLASS["memory-hog"] = (with_cell("x = bytearray(4 * 2**30)"), FULL, False)
+    CLASS["infinite-loop-stubborn"] = (with_cell(STUBBORN_LOOP), 0.0, True)
+    CLASS["posix-exit"] = (with_cell("import posix\nposix._exit(3)"), 0.0, True)
+
+
+def tree_digest(folder) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and "__pycache__" not in path.parts:
+            digest.update(str(path).encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+@pytest.fixture(scope="module")
+def graded(tmp_path_factory):
+    subs, out = tmp_path_factory.mktemp("hostile-subs"), tmp_path_factory.mktemp("hostile-out")
+    for student, (content, _, _) in CLASS.items():
+        path = write_submission(subs, student, A, NB, content)
+    path = subs / "renamed-notebook" / A / f"{NB}.ipynb"
+    path.rename(path.with_name(f"{NB} (1).ipynb"))  # as a browser names a second download
+    guarded = [pipeline.SOLUTIONS, pipeline.REPO / "autograder", pipeline.EXERCISES]
+    before = [tree_digest(folder) for folder in guarded]
+    pipeline.grade(A, subs, out, limits=LIMITS)
+    after = [tree_digest(folder) for folder in guarded]
+    with open(out / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    return rows, out, before, after
+
+
+@pytest.mark.parametrize("student", list(CLASS))
+def test_each_submission_gets_its_grade(graded, student):
+    rows, *_ = graded
+    _, score, _ = CLASS[student]
+    if score == WRONG:
+        score = float(rows["wrong-step"]["score"])
+    assert float(rows[student]["score"]) == score, rows[student]
+
+
+@pytest.mark.parametrize("student", list(CLASS))
+def test_suspicious_submissions_are_flagged_and_others_not(graded, student):
+    rows, *_ = graded
+    _, _, suspicious = CLASS[student]
+    assert bool(rows[student]["flags"]) == suspicious, rows[student]["flags"]
+
+
+def test_tampering_is_named_in_the_flags(graded):
+    rows, *_ = graded
+    assert "torch.isclose" in rows["patch-isclose"]["flags"]
+    assert "changed during the test" in rows["patch-during-test"]["flags"]
+    assert "`Checks`" in rows["fake-checks"]["flags"]
+    assert "builtins.round was replaced" in rows["patch-builtins"]["flags"]
+    assert "sys.exit" in rows["sys-exit"]["flags"]
+
+
+def test_a_renamed_notebook_is_graded_and_noted(graded):
+    rows, *_ = graded
+    assert (
+        "graded 'activations (1).ipynb' as activations.ipynb" in rows["renamed-notebook"]["flags"]
+    )
+
+
+def test_a_kernel_that_stops_answering_gets_a_reason(graded):
+    rows, *_ = graded
+    assert "stopped answering" in rows["breaks-the-kernel"]["status"]
+
+
+def test_nothing_outside_the_grading_changed(graded):
+    _, _, before, after = graded
+    assert before == after
+    assert not (pipeline.SOLUTIONS / A / "x.txt").exists()
+
+
+def test_feedback_is_written_and_hides_the_hidden_tests(graded):
+    rows, out, *_ = graded
+    for student in ("reference", "read-hidden", "huge-print"):
+        page = out / "feedback" / student / A / f"{NB}.html"
+        text = html.unescape(page.read_text())
+        assert HIDDEN_LINE not in text
+        assert len(page.read_bytes()) < 3_000_000, "output was not cut short"
+
+
+def needs_sandbox():
+    reason = sandbox.unavailable_reason()
+    if reason and os.environ.get("REQUIRE_SANDBOX") == "1":
+        pytest.fail(f"REQUIRE_SANDBOX=1 but the sandbox is unavailable: {reason}")
+    if reason:
+        pytest.skip(f"the grading sandbox is unavailable here: {reason}")
+
+
+def test_sandbox_hides_the_answers_and_stops_runaway_kernels(graded):
+    needs_sandbox()
+    rows, out, *_ = graded
+    feedback = html.unescape((out / "feedback" / "read-hidden" / A / f"{NB}.html").read_text())
+    assert "No such file or directory" in feedback  # the hidden checks are not there
+    assert "def elementwise_checks" not in feedback
+    assert "ran past its time limit" in rows["infinite-loop-stubborn"]["status"]
+    assert "kernel died" in rows["posix-exit"]["status"]
+    write = html.unescape((out / "feedback" / "write-outside" / A / f"{NB}.html").read_text())
+    # The repository and the grading folder are out of reach; /tmp is the kernel's own.
+    assert write.count("Permission denied") + write.count("No such file") == 2
+    assert not os.path.exists(OWN_TMP)
+
+
+def test_leftover_kernel_processes_are_gone(graded):
+    needs_sandbox()
+    leftovers = [
+        pid
+        for pid in os.listdir("/proc")
+        if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid >= sandbox.UID_BASE
+    ]
+    assert leftovers == []
+    assert shutil.which("unshare")
