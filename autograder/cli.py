@@ -4,6 +4,7 @@ import argparse
 from pathlib import Path
 
 from autograder import pipeline
+from autograder.config import CELL_TIMEOUT, MEMORY_LIMIT, NOTEBOOK_TIMEOUT
 
 
 def main(argv=None) -> int:
@@ -31,6 +32,25 @@ def main(argv=None) -> int:
         help="notebooks graded at once, each in its own process (default: one per CPU core)",
     )
 
+    grd.add_argument(
+        "--cell-timeout",
+        type=int,
+        default=CELL_TIMEOUT,
+        help=f"seconds one cell may run before it is interrupted (default {CELL_TIMEOUT})",
+    )
+    grd.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=NOTEBOOK_TIMEOUT,
+        help=f"seconds a whole notebook may run in the sandbox (default {NOTEBOOK_TIMEOUT})",
+    )
+    grd.add_argument(
+        "--memory-limit",
+        type=float,
+        default=MEMORY_LIMIT / 2**30,
+        help="GiB of memory a sandboxed kernel may use on a CPU grader (default %(default)g)",
+    )
+
     args = parser.parse_args(argv)
     if args.command == "release":
         for name in [args.assignment] if args.assignment else pipeline.assignments():
@@ -43,5 +63,12 @@ def main(argv=None) -> int:
         for name, (diagnosable, known) in report.items():
             print(f"{name}: {diagnosable} of {known} known mistakes diagnosable from outputs")
     elif args.command == "grade":
-        pipeline.grade(args.assignment, args.submissions, args.out, workers=args.workers)
+        limits = pipeline.Limits(
+            cell_timeout=args.cell_timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory_bytes=int(args.memory_limit * 2**30),
+        )
+        pipeline.grade(
+            args.assignment, args.submissions, args.out, workers=args.workers, limits=limits
+        )
     return 0

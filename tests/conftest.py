@@ -32,6 +32,13 @@ def grade_class(assignment: str, subs: Path, out: Path) -> dict:
             f"mistake.{mistake.name}",
             student_notebook(assignment, notebook, {mistake.function: mistake.code}),
         )
+    # The same notebooks again, in other kernels: grades must not depend on the run.
+    submit("again.reference", student_notebook(assignment, notebook))
+    last = mistakes[-1]
+    submit(
+        f"again.mistake.{last.name}",
+        student_notebook(assignment, notebook, {last.function: last.code}),
+    )
     # Broken and tampered submissions: graded, never fatal.
     submit("broken-json", '{"cells": [')
     (subs / "empty-folder" / assignment).mkdir(parents=True)

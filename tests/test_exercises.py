@@ -43,6 +43,16 @@ def test_reference_solution_gets_full_marks(graded_class, assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_same_notebook_gets_the_same_grades_in_another_kernel(graded_class, assignment):
+    rows, _ = graded_class(assignment)
+    last = for_assignment(assignment)[0][-1].name
+    for student in ("reference", f"mistake.{last}"):
+        again = rows[f"again.{student}"]
+        assert scores(assignment, again) == scores(assignment, rows[student]), student
+        assert again["status"] == rows[student]["status"] == "graded"
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_gets_zero_without_crashing(graded_class, assignment):
     rows, _ = graded_class(assignment)
     assert rows["release"]["status"] == "graded"
@@ -73,7 +83,8 @@ def test_broken_and_empty_submissions_score_zero_with_a_reason(graded_class, ass
         assert float(rows[student]["score"]) == 0
     notebook = EXERCISE_SPECS[assignment].notebook
     assert f"unreadable {notebook}.ipynb" in rows["broken-json"]["status"]
-    assert rows["empty-folder"]["status"] == "not graded: no readable notebook submitted"
+    reason = f"not graded: no readable notebook named {notebook}.ipynb"
+    assert rows["empty-folder"]["status"] == reason
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
