@@ -30,6 +30,20 @@ def main(argv=None) -> int:
         default=None,
         help="notebooks graded at once, each in its own process (default: one per CPU core)",
     )
+    grd.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="grade on this running Dask cluster instead of local processes; its workers must "
+        "see this course folder and --out at the same paths (a shared file system) and run "
+        "with PYTHONPATH set to the course folder (README: grading on a cluster)",
+    )
+    grd.add_argument(
+        "--db",
+        metavar="URL",
+        help="gradebook database, e.g. postgresql://USER@HOST/DBNAME (password in ~/.pgpass "
+        "or PGPASSWORD); a run first clears this assignment from it "
+        "(default: SQLite in OUT/_nbgrader)",
+    )
 
     args = parser.parse_args(argv)
     if args.command == "release":
@@ -43,5 +57,12 @@ def main(argv=None) -> int:
         for name, (diagnosable, known) in report.items():
             print(f"{name}: {diagnosable} of {known} known mistakes diagnosable from outputs")
     elif args.command == "grade":
-        pipeline.grade(args.assignment, args.submissions, args.out, workers=args.workers)
+        pipeline.grade(
+            args.assignment,
+            args.submissions,
+            args.out,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            db=args.db,
+        )
     return 0

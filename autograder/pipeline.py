@@ -22,6 +22,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autograder import scale
 from autograder.config import EXERCISES, REPO, SOLUTIONS, nbgrader_config
 from autograder.report import write_summary
 
@@ -123,23 +124,34 @@ def collect(assignment: str, submissions: Path, root: Path):
 
 
 def grade(
-    assignment: str, submissions: Path, out: Path, *, workers: int | None = None
+    assignment: str,
+    submissions: Path,
+    out: Path,
+    *,
+    workers: int | None = None,
+    scheduler: str | None = None,
+    db: str | None = None,
 ) -> list[StudentResult]:
     """Autograde every student's `assignment` under `submissions`; write results to `out`.
 
     `workers` notebooks are graded at once, each in its own process and kernel
-    (default: one per CPU core); the results do not depend on it.
+    (default: one per CPU core); the results do not depend on it. `scheduler` (a Dask
+    scheduler's address) grades on that cluster instead, `db` (a database URL) keeps the
+    gradebook there instead of OUT/_nbgrader: see autograder/scale.py.
     """
     if assignment not in assignments():
         raise SystemExit(f"unknown assignment {assignment!r}; known: {', '.join(assignments())}")
     out = Path(out).resolve()
     root = prepare_course(out)
     students, problems, skipped = collect(assignment, Path(submissions), root)
+    db_url = scale.gradebook_url(root, db)
+    if db:  # a gradebook that outlives OUT/_nbgrader: forget this assignment's last run
+        scale.prepare_gradebook(db_url, assignment)
     # Grading kernels import the hidden checks from this repository.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
     )
-    api = nbgrader_api(root)
+    api = nbgrader_api(root, db_url=db_url)
     generated = api.generate_assignment(assignment, force=True)
     if not generated["success"]:
         raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
@@ -151,7 +163,7 @@ def grade(
     threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     try:
-        outcomes = dict(_autograde_all(root, assignment, to_grade, workers))
+        outcomes = dict(_autograde_all(root, assignment, to_grade, workers, db_url, scheduler))
     finally:
         if threads is None:
             os.environ.pop("OMP_NUM_THREADS")
@@ -167,7 +179,7 @@ def grade(
         else:
             success, log = outcomes[student]
             if success:
-                _read_scores(root, assignment, student, cells, result)
+                _read_scores(db_url, assignment, student, cells, result)
             else:
                 result.status = "not graded: " + _last_error(log)
             if student in problems:
@@ -182,42 +194,51 @@ def grade(
     return results
 
 
-def _autograde_one(root: Path, assignment: str, student: str) -> tuple[str, tuple[bool, str]]:
+def _autograde_one(
+    root: Path, assignment: str, student: str, db_url: str | None = None
+) -> tuple[str, tuple[bool, str]]:
     """Autograde one student and write their feedback; (student, (success, log))."""
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    api = nbgrader_api(root)
+    api = nbgrader_api(root, db_url=db_url)
     graded = api.autograde(assignment, student, force=True, create=True)
     if graded["success"]:
         api.generate_feedback(assignment, student, force=True)
     return student, (bool(graded["success"]), graded.get("log") or "")
 
 
-def _autograde_all(root: Path, assignment: str, students: list[str], workers: int):
-    """Yield (student, (success, log)) for every student, `workers` at a time,
-    with a progress bar on stderr."""
+def _autograde_all(
+    root: Path, assignment: str, students: list[str], workers: int, db_url=None, scheduler=None
+):
+    """Yield (student, (success, log)) for every student, `workers` at a time
+    (or on the Dask cluster at `scheduler`), with a progress bar on stderr."""
     from tqdm import tqdm
 
     progress = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook")
     with progress:
+        if scheduler:
+            for outcome in scale.grade_on_cluster(scheduler, root, assignment, students, db_url):
+                yield outcome
+                progress.update()
+            return
         if workers <= 1 or len(students) <= 1:
             for student in students:
-                yield _autograde_one(root, assignment, student)
+                yield _autograde_one(root, assignment, student, db_url)
                 progress.update()
             return
         # Fresh interpreters (spawn), not forks of a process that may hold threads.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(_autograde_one, root, assignment, s) for s in students]
+            futures = [pool.submit(_autograde_one, root, assignment, s, db_url) for s in students]
             for future in as_completed(futures):
                 yield future.result()
                 progress.update()
 
 
-def _read_scores(root: Path, assignment: str, student: str, cells, result: StudentResult):
+def _read_scores(db_url: str, assignment: str, student: str, cells, result: StudentResult):
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url) as gradebook:
         for notebook in sorted({nb for nb, _, _ in cells}):
             try:
                 submission = gradebook.find_submission_notebook(notebook, assignment, student)
