@@ -34,8 +34,9 @@ def main(argv=None) -> int:
         "--scheduler",
         metavar="tcp://HOST:PORT",
         help="grade on this running Dask cluster instead of local processes; its workers must "
-        "see this course folder and --out at the same paths (a shared file system) and run "
-        "with PYTHONPATH set to the course folder (README: grading on a cluster)",
+        "see this course folder and --out at the same paths (a shared file system), and the "
+        "scheduler and workers run with PYTHONPATH set to the course folder (README: 'A class "
+        "that outgrows one machine')",
     )
     grd.add_argument(
         "--db",
