@@ -31,6 +31,21 @@ def main(argv=None) -> int:
         default=None,
         help="notebooks graded at once, each in its own process (default: one per CPU core)",
     )
+    grd.add_argument(
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="grade on this running Dask cluster instead of local processes; its workers must "
+        "see this course folder and --out at the same paths (a shared file system), and the "
+        "scheduler and workers run with PYTHONPATH set to the course folder (README: 'A class "
+        "that outgrows one machine')",
+    )
+    grd.add_argument(
+        "--db",
+        metavar="URL",
+        help="gradebook database, e.g. postgresql://USER@HOST/DBNAME (password in ~/.pgpass "
+        "or PGPASSWORD); a run first clears this assignment from it "
+        "(default: SQLite in OUT/_nbgrader)",
+    )
 
     grd.add_argument(
         "--cell-timeout",
@@ -51,6 +66,13 @@ def main(argv=None) -> int:
         help="GiB of memory a sandboxed kernel may use on a CPU grader (default %(default)g)",
     )
 
+    grd.add_argument(
+        "--restart",
+        action="store_true",
+        help="grade every notebook again (default: a re-run grades only new or changed "
+        "submissions, and resumes an interrupted grading)",
+    )
+
     args = parser.parse_args(argv)
     if args.command == "release":
         for name in [args.assignment] if args.assignment else pipeline.assignments():
@@ -69,6 +91,13 @@ def main(argv=None) -> int:
             memory_bytes=int(args.memory_limit * 2**30),
         )
         pipeline.grade(
-            args.assignment, args.submissions, args.out, workers=args.workers, limits=limits
+            args.assignment,
+            args.submissions,
+            args.out,
+            workers=args.workers,
+            limits=limits,
+            scheduler=args.scheduler,
+            db=args.db,
+            restart=args.restart,
         )
     return 0

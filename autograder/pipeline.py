@@ -1,12 +1,15 @@
 """Release exercises and grade a class, as small steps over nbgrader.
 
-grade() runs, in order:
-  1. prepare_course   a fresh nbgrader course folder under OUT/_nbgrader
+grade() runs, in order, holding OUT/.grading.lock (autograder/resume.py):
+  1. prepare_course   the nbgrader course folder OUT/_nbgrader (kept between runs)
   2. collect          copy each student's notebooks into nbgrader's layout
   3. generate         record the assignment (with its hidden tests) in the gradebook
-  4. autograde        run every submission; locked test cells are restored from source
+  4. autograde        run every new or changed submission in a guarded, sandboxed
+                      kernel (autograder/protection.py); locked test cells are
+                      restored from source
   5. feedback         one HTML page per notebook, hidden tests removed
-  6. write_grades     grades.csv: one row per student, one column per graded cell
+  6. write_grades     grades.csv: one row per student, one column per graded cell,
+                      a status and the flags for review
   7. write_summary    summary.csv and summary.png: score distribution, pass rate per cell
 """
 
@@ -22,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import guard, sandbox, scan
+from autograder import protection, resume, sandbox, scale
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -35,7 +38,6 @@ from autograder.config import (
 )
 from autograder.report import write_summary
 
-HIDDEN_CHECKS = REPO / "autograder" / "hidden_checks"
 # A student id becomes a folder name: keep it to plain characters.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
 
@@ -59,6 +61,18 @@ class Limits:
     memory_bytes: int = MEMORY_LIMIT
 
 
+@dataclass
+class Job:
+    """What every notebook of one grading shares; it travels to the worker processes."""
+
+    assignment: str
+    root: Path  # OUT/_nbgrader
+    db_url: str
+    limits: Limits
+    kernel_name: str | None  # the sandbox's kernel, or None for the notebook's own
+    kernel_env: dict  # environment variables for the grading kernels
+
+
 def assignments() -> list[str]:
     """Every assignment that has a folder of solution notebooks."""
     return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
@@ -73,18 +87,6 @@ def grade_cells(assignment: str) -> list[tuple[str, str, float]]:
             if meta.get("grade"):
                 cells.append((path.stem, meta["grade_id"], float(meta["points"])))
     return cells
-
-
-def locked_cells(assignment: str, notebook: str) -> tuple[list[str], list[str]]:
-    """(setup cell sources, test cell sources) of a solution notebook: the locked code
-    cells, hidden tests included (for the grader's eyes only)."""
-    setup, tests = [], []
-    path = SOLUTIONS / assignment / f"{notebook}.ipynb"
-    for cell in json.loads(path.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and meta.get("locked"):
-            (tests if meta.get("grade") else setup).append("".join(cell["source"]))
-    return setup, tests
 
 
 def nbgrader_api(root: Path, **kwargs):
@@ -110,11 +112,12 @@ def release(assignment: str, exercises: Path = EXERCISES, workdir: Path | None =
         raise RuntimeError(f"release of {assignment} failed:\n{result.get('log', '')}")
 
 
-def prepare_course(out: Path) -> Path:
+def prepare_course(out: Path, *, restart: bool = False) -> Path:
+    """OUT/_nbgrader, kept from an earlier run unless `restart`."""
     root = Path(out) / "_nbgrader"
-    if root.exists():
+    if restart and root.exists():
         shutil.rmtree(root)
-    root.mkdir(parents=True)
+    root.mkdir(parents=True, exist_ok=True)
     return root
 
 
@@ -140,6 +143,8 @@ def collect(assignment: str, submissions: Path, root: Path):
             continue
         source = folder / assignment
         target = root / "submitted" / folder.name / assignment
+        if target.exists():  # from an earlier run: this run's files replace them
+            shutil.rmtree(target)
         target.mkdir(parents=True)
         found, readable = [], {}
         for notebook in sorted(source.glob("*.ipynb")) if source.is_dir() else []:
@@ -174,36 +179,72 @@ def grade(
     *,
     workers: int | None = None,
     limits: Limits | None = None,
+    scheduler: str | None = None,
+    db: str | None = None,
+    restart: bool = False,
 ) -> list[StudentResult]:
     """Autograde every student's `assignment` under `submissions`; write results to `out`.
 
     `workers` notebooks are graded at once, each in its own process and kernel
-    (default: one per CPU core); the results do not depend on it.
+    (default: one per CPU core); the results do not depend on it. `scheduler` (a Dask
+    scheduler's address) grades on that cluster instead, `db` (a database URL) keeps the
+    gradebook there instead of OUT/_nbgrader: see autograder/scale.py. A re-run grades
+    only new or changed submissions (all of them with `restart`): see autograder/resume.py.
     """
-    limits = limits or Limits()
     if assignment not in assignments():
         raise SystemExit(f"unknown assignment {assignment!r}; known: {', '.join(assignments())}")
     out = Path(out).resolve()
-    root = prepare_course(out)
-    students, problems, notes, skipped = collect(assignment, Path(submissions), root)
+    with resume.exclusive(out):
+        return _grade(
+            assignment, Path(submissions), out, workers, limits or Limits(), scheduler, db, restart
+        )
+
+
+def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart):
+    root = prepare_course(out, restart=restart)
+    records = resume.Records(root, assignment)
+    students, problems, notes, skipped = collect(assignment, submissions, root)
+    db_url = scale.gradebook_url(root, db)
+    if db and (restart or records.empty()):
+        # A gradebook that outlives OUT/_nbgrader: forget this assignment's last run.
+        scale.prepare_gradebook(db_url, assignment)
     # Grading kernels import the hidden checks from this repository.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
     )
-    kernel_name = _prepare_kernels(assignment, Path(submissions), out, root, limits)
-    api = nbgrader_api(root)
+    notebooks = sorted({nb for nb, _, _ in grade_cells(assignment)})
+    kernel_name, kernel_env = protection.kernel_environment(
+        assignment, notebooks, submissions=submissions, out=out, limits=limits
+    )
+    job = Job(assignment, root, db_url, limits, kernel_name, kernel_env)
+    api = nbgrader_api(root, db_url=db_url)
     generated = api.generate_assignment(assignment, force=True)
     if not generated["success"]:
         raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
 
-    to_grade = [s for s in students if any((root / "submitted" / s / assignment).iterdir())]
+    # Students graded before, with the same files and the same grading, keep their grade.
+    course = resume.course_fingerprint(assignment, repr(limits))
+    fingerprints, outcomes = {}, {}
+    for student in students:
+        folder = root / "submitted" / student / assignment
+        if any(folder.iterdir()):
+            fingerprints[student] = resume.submission_fingerprint(folder, course)
+            outcome = records.get(student, fingerprints[student])
+            if outcome and _still_in_gradebook(db_url, assignment, student):
+                outcomes[student] = outcome
+    to_grade = [s for s in fingerprints if s not in outcomes]
+    if outcomes:
+        print(f"{len(outcomes)} submission(s) unchanged since the last run: kept", file=sys.stderr)
+
     workers = workers or os.cpu_count() or 1
     # Share the cores between the kernels: PyTorch in every kernel would otherwise start
     # one thread per core, and their threads would fight over the same cores.
     threads = os.environ.get("OMP_NUM_THREADS")
     os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
     try:
-        outcomes = dict(_autograde_all(root, assignment, to_grade, workers, kernel_name, limits))
+        for student, outcome in _autograde_all(job, to_grade, workers, scheduler):
+            records.put(student, fingerprints[student], outcome)
+            outcomes[student] = outcome
     finally:
         if threads is None:
             os.environ.pop("OMP_NUM_THREADS")
@@ -211,26 +252,10 @@ def grade(
             os.environ["OMP_NUM_THREADS"] = threads
 
     cells = grade_cells(assignment)
-    results = []
-    for student in students:
-        result = StudentResult(student, max_score=sum(points for *_, points in cells))
-        if student not in outcomes:
-            result.status = "not graded: " + problems[student]
-        flags_from_grading = []
-        if student in outcomes:
-            success, log, flags_from_grading = outcomes[student]
-            if success:
-                _read_scores(root, assignment, student, cells, result)
-            else:
-                result.status = "not graded: " + _failure_reason(log, limits)
-                flags_from_grading.append(result.status)
-            if student in problems:
-                result.status = problems[student]
-        result.flags = notes.get(student, []) + scan_submission(root, assignment, student)
-        result.flags += flags_from_grading
-        result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
-        results.append(result)
-
+    results = [
+        _result(job, student, outcomes, problems, notes.get(student, []), cells)
+        for student in students
+    ]
     _copy_feedback(root, out, assignment)
     write_grades(out / "grades.csv", assignment, cells, results)
     write_summary(out, assignment, cells, results)
@@ -238,144 +263,95 @@ def grade(
     return results
 
 
-def _prepare_kernels(assignment, submissions: Path, out: Path, root: Path, limits: Limits):
-    """Set up what every grading kernel gets: the guard's list of locked cells, and
-    the sandbox (kernelspec and policy) where this machine allows one. Returns the
-    kernel name to grade with (None: the notebook's own Python kernel)."""
-    setup, tests = [], []
-    for notebook in sorted({nb for nb, _, _ in grade_cells(assignment)}):
-        s, t = locked_cells(assignment, notebook)
-        setup += s
-        tests += t
-    os.environ[guard.SETTINGS_ENV] = json.dumps(
-        {
-            "setup_cells": [guard.cell_hash(c) for c in setup],
-            "test_cells": [guard.cell_hash(c) for c in tests],
-        }
-    )
-    reason = sandbox.unavailable_reason()
-    if reason:
-        print(
-            f"warning: grading without the sandbox, as {reason}: student code can read "
-            "the hidden tests and write outside its folder",
-            file=sys.stderr,
-        )
-        return None
-    homes = [str(Path.home()), "/home", "/root"]
-    os.environ[sandbox.POLICY_ENV] = sandbox.policy(
-        hide=[REPO, submissions.resolve(), out, *homes],
-        keep=[REPO / "rnncourse"],
-        preload=[f"autograder.hidden_checks.{m.stem}" for m in HIDDEN_CHECKS.glob("[a-z]*.py")],
-        notebook_timeout=limits.notebook_timeout,
-        memory_bytes=limits.memory_bytes,
-    )
-    folder = sandbox.install_kernelspec(root / "jupyter")
-    os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        p for p in (str(folder), os.environ.get("JUPYTER_PATH", "")) if p
-    )
-    return sandbox.KERNEL_NAME
+def _result(job: Job, student, outcomes, problems, notes, cells) -> StudentResult:
+    """One student's row: scores from the gradebook, status, and flags."""
+    result = StudentResult(student, max_score=sum(points for *_, points in cells))
+    grading_flags = []
+    if student not in outcomes:
+        result.status = "not graded: " + problems[student]
+    else:
+        success, log, grading_flags = outcomes[student]
+        if success:
+            _read_scores(job.db_url, job.assignment, student, cells, result)
+        else:
+            result.status = "not graded: " + protection.failure_reason(log, job.limits.cell_timeout)
+            grading_flags = [*grading_flags, result.status]
+        if student in problems:
+            result.status = problems[student]
+    result.flags = notes + protection.scan_submission(job.root, job.assignment, student)
+    result.flags += grading_flags
+    result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
+    return result
 
 
-def scan_submission(root: Path, assignment: str, student: str) -> list[str]:
-    """The static scan's flags for one student's notebooks (see autograder.scan)."""
-    found = []
-    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
+def _still_in_gradebook(db_url: str, assignment: str, student: str) -> bool:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(db_url) as gradebook:
         try:
-            setup, tests = locked_cells(assignment, path.stem)
-        except FileNotFoundError:
-            continue
-        locked = {guard.cell_hash(c) for c in setup + tests}
-        cells = json.loads(path.read_text())["cells"]
-        own = [
-            "".join(c["source"])
-            for c in cells
-            if c["cell_type"] == "code"
-            and not c.get("metadata", {}).get("nbgrader", {}).get("locked")
-            and guard.cell_hash("".join(c["source"])) not in locked
-        ]
-        found += [f"{path.stem}: {flag}" for flag in scan.flags(own, setup + tests)]
-    return found
+            gradebook.find_submission(assignment, student)
+        except MissingEntry:
+            return False
+    return True
 
 
-def _autograde_one(
-    root: Path, assignment: str, student: str, kernel_name: str | None, limits: Limits
-) -> tuple[str, tuple[bool, str, list[str]]]:
-    """Autograde one student and write their feedback; (student, (success, log, flags))."""
+def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[str]]]:
+    """Autograde one student and write their feedback; (student, (success, log, flags)).
+
+    Runs in a worker process (local or on a Dask cluster): the kernels' environment
+    comes with the job, not from the process that started the worker."""
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    api = nbgrader_api(root, cell_timeout=limits.cell_timeout, kernel_name=kernel_name)
-    graded = api.autograde(assignment, student, force=True, create=True)
+    os.environ.update(job.kernel_env)
+    api = nbgrader_api(
+        job.root,
+        db_url=job.db_url,
+        cell_timeout=job.limits.cell_timeout,
+        kernel_name=job.kernel_name,
+    )
+    graded = api.autograde(job.assignment, student, force=True, create=True)
     flags = []
     if graded["success"]:
-        flags = _apply_guard_reports(root, assignment, student)
-        api.generate_feedback(assignment, student, force=True)
+        flags = protection.apply_guard_reports(job.root, job.assignment, student, job.db_url)
+        api.generate_feedback(job.assignment, student, force=True)
     log = graded.get("log") or ""
     timeout_note = kernel_socket_dir() / sandbox.TIMEOUT_NOTE
     if timeout_note.exists():
         timeout_note.unlink()
-        log += f"\nthe notebook ran past its time limit ({limits.notebook_timeout} s)"
+        log += f"\nthe notebook ran past its time limit ({job.limits.notebook_timeout} s)"
     return student, (bool(graded["success"]), log, flags)
 
 
-def _apply_guard_reports(root: Path, assignment: str, student: str) -> list[str]:
-    """Read the guard's reports in the graded notebooks: flag them, and give zero to a
-    test cell during which the tested code changed the checking machinery."""
-    from nbgrader.api import Gradebook
-
-    flags = []
-    folder = root / "autograded" / student / assignment
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
-        for path in sorted(folder.glob("*.ipynb")):
-            for cell in json.loads(path.read_text())["cells"]:
-                grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "?")
-                for line in _stdout_lines(cell):
-                    if not line.startswith(guard.MARKER):
-                        continue
-                    flags.append(f"{path.stem}:{grade_id}: {line[len(guard.MARKER) :].strip()}")
-                    if guard.DURING_TEST in line and cell["metadata"]["nbgrader"].get("grade"):
-                        grade = gradebook.find_grade(grade_id, path.stem, assignment, student)
-                        grade.manual_score = 0.0
-                        gradebook.db.commit()
-    return flags
-
-
-def _stdout_lines(cell: dict) -> list[str]:
-    lines = []
-    for output in cell.get("outputs", []):
-        if output.get("output_type") == "stream" and output.get("name") == "stdout":
-            text = output.get("text", "")
-            lines += ("".join(text) if isinstance(text, list) else text).splitlines()
-    return lines
-
-
-def _autograde_all(root, assignment, students, workers, kernel_name, limits):
-    """Yield (student, (success, log, flags)) for every student, `workers` at a time,
-    with a progress bar on stderr."""
+def _autograde_all(job: Job, students: list[str], workers: int, scheduler: str | None):
+    """Yield (student, (success, log, flags)) for every student, `workers` at a time
+    (or on the Dask cluster at `scheduler`), with a progress bar on stderr."""
     from tqdm import tqdm
 
-    progress = tqdm(total=len(students), desc=f"grading {assignment}", unit="notebook")
+    progress = tqdm(total=len(students), desc=f"grading {job.assignment}", unit="notebook")
     with progress:
+        if scheduler:
+            for outcome in scale.grade_on_cluster(scheduler, job, students):
+                yield outcome
+                progress.update()
+            return
         if workers <= 1 or len(students) <= 1:
             for student in students:
-                yield _autograde_one(root, assignment, student, kernel_name, limits)
+                yield autograde_one(job, student)
                 progress.update()
             return
         # Fresh interpreters (spawn), not forks of a process that may hold threads.
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [
-                pool.submit(_autograde_one, root, assignment, s, kernel_name, limits)
-                for s in students
-            ]
+            futures = [pool.submit(autograde_one, job, s) for s in students]
             for future in as_completed(futures):
                 yield future.result()
                 progress.update()
 
 
-def _read_scores(root: Path, assignment: str, student: str, cells, result: StudentResult):
+def _read_scores(db_url: str, assignment: str, student: str, cells, result: StudentResult):
     from nbgrader.api import Gradebook, MissingEntry
 
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gradebook:
+    with Gradebook(db_url) as gradebook:
         for notebook in sorted({nb for nb, _, _ in cells}):
             try:
                 submission = gradebook.find_submission_notebook(notebook, assignment, student)
@@ -385,22 +361,6 @@ def _read_scores(root: Path, assignment: str, student: str, cells, result: Stude
             for g in submission.grades:
                 result.cells[f"{notebook}:{g.name}"] = float(g.score or 0.0)
     result.score = round(sum(result.cells.values()), 4)
-
-
-def _failure_reason(log: str, limits: Limits) -> str:
-    """Why nbgrader could not grade a notebook, in one line."""
-    if "ran past its time limit" in log:
-        return log.splitlines()[-1]
-    if "DeadKernelError" in log or "Kernel died" in log:
-        return "the kernel died (the code exited, crashed, or ran out of memory)"
-    if "CellTimeoutError" in log:
-        return (
-            f"a cell ran past its time limit ({limits.cell_timeout} s) and its kernel "
-            "stopped answering"
-        )
-    errors = re.findall(r"^\s*(\w+(?:Error|Exception)\b.*)$", log, flags=re.MULTILINE)
-    lines = errors or [line for line in log.splitlines() if line.strip()]
-    return lines[-1].strip()[:200] if lines else "unknown error"
 
 
 def _copy_feedback(root: Path, out: Path, assignment: str) -> None:

@@ -1,0 +1,143 @@
+"""What keeps a grading safe, as the pipeline uses it.
+
+- `kernel_environment`: what every grading kernel gets: the guard's list of locked
+  cells (autograder/guard.py) and, where the machine allows it, the sandbox
+  (autograder/sandbox.py);
+- `scan_submission`: the static scan of a student's own cells (autograder/scan.py);
+- `apply_guard_reports`: reads the guard's reports in a graded notebook, flags them,
+  and gives zero to a test cell during which the tested code changed the checks;
+- `failure_reason`: why nbgrader could not grade a notebook, in one line.
+"""
+
+import json
+import re
+import sys
+from pathlib import Path
+
+from autograder import guard, sandbox, scan
+from autograder.config import REPO, SOLUTIONS
+
+
+def locked_cells(assignment: str, notebook: str) -> tuple[list[str], list[str]]:
+    """(setup cell sources, test cell sources) of a solution notebook: the locked code
+    cells, hidden tests included (for the grader's eyes only)."""
+    setup, tests = [], []
+    path = SOLUTIONS / assignment / f"{notebook}.ipynb"
+    for cell in json.loads(path.read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("locked"):
+            (tests if meta.get("grade") else setup).append("".join(cell["source"]))
+    return setup, tests
+
+
+def kernel_environment(
+    assignment: str, notebooks: list[str], *, submissions: Path, out: Path, limits
+) -> tuple[str | None, dict]:
+    """(kernel name, environment variables) for the grading kernels of `assignment`.
+
+    The kernel name is the sandbox's where this machine allows one, else None (the
+    notebook's own Python kernel, with a warning). `out/_nbgrader/jupyter` receives
+    the sandbox's kernelspec.
+    """
+    setup, tests = [], []
+    for notebook in notebooks:
+        s, t = locked_cells(assignment, notebook)
+        setup, tests = setup + s, tests + t
+    env = {
+        guard.SETTINGS_ENV: json.dumps(
+            {
+                "setup_cells": [guard.cell_hash(c) for c in setup],
+                "test_cells": [guard.cell_hash(c) for c in tests],
+            }
+        )
+    }
+    reason = sandbox.unavailable_reason()
+    if reason:
+        print(
+            f"warning: grading without the sandbox, as {reason}: student code could read "
+            "the hidden tests and write outside its folder",
+            file=sys.stderr,
+        )
+        return None, env
+    # The hidden checks the test cells import are loaded before their files are hidden.
+    preload = sorted(set(re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))))
+    env[sandbox.POLICY_ENV] = sandbox.policy(
+        hide=[
+            REPO,
+            Path(submissions).resolve(),
+            Path(out).resolve(),
+            Path.home(),
+            "/home",
+            "/root",
+        ],
+        keep=[REPO / "rnncourse"],
+        preload=preload,
+        notebook_timeout=limits.notebook_timeout,
+        memory_bytes=limits.memory_bytes,
+    )
+    env["JUPYTER_PATH"] = str(sandbox.install_kernelspec(Path(out) / "_nbgrader" / "jupyter"))
+    return sandbox.KERNEL_NAME, env
+
+
+def scan_submission(root: Path, assignment: str, student: str) -> list[str]:
+    """The static scan's flags for one student's notebooks (see autograder.scan)."""
+    found = []
+    for path in sorted((root / "submitted" / student / assignment).glob("*.ipynb")):
+        setup, tests = locked_cells(assignment, path.stem)
+        locked = {guard.cell_hash(c) for c in setup + tests}
+        own = [
+            "".join(c["source"])
+            for c in json.loads(path.read_text())["cells"]
+            if c["cell_type"] == "code"
+            and not c.get("metadata", {}).get("nbgrader", {}).get("locked")
+            and guard.cell_hash("".join(c["source"])) not in locked
+        ]
+        found += [f"{path.stem}: {flag}" for flag in scan.flags(own, setup + tests)]
+    return found
+
+
+def apply_guard_reports(root: Path, assignment: str, student: str, db_url: str) -> list[str]:
+    """Flag the guard's reports in a student's graded notebooks, and give zero to each
+    test cell during which the tested code changed the checking machinery."""
+    from nbgrader.api import Gradebook
+
+    flags = []
+    folder = root / "autograded" / student / assignment
+    with Gradebook(db_url) as gradebook:
+        for path in sorted(folder.glob("*.ipynb")):
+            for cell in json.loads(path.read_text())["cells"]:
+                meta = cell.get("metadata", {}).get("nbgrader", {})
+                for line in stdout_lines(cell):
+                    if not line.startswith(guard.MARKER):
+                        continue
+                    where = f"{path.stem}:{meta.get('grade_id', '?')}"
+                    flags.append(f"{where}: {line[len(guard.MARKER) :].strip()}")
+                    if guard.DURING_TEST in line and meta.get("grade"):
+                        grade = gradebook.find_grade(
+                            meta["grade_id"], path.stem, assignment, student
+                        )
+                        grade.manual_score = 0.0
+                        gradebook.db.commit()
+    return flags
+
+
+def stdout_lines(cell: dict) -> list[str]:
+    lines = []
+    for output in cell.get("outputs", []):
+        if output.get("output_type") == "stream" and output.get("name") == "stdout":
+            text = output.get("text", "")
+            lines += ("".join(text) if isinstance(text, list) else text).splitlines()
+    return lines
+
+
+def failure_reason(log: str, cell_timeout: int) -> str:
+    """Why nbgrader could not grade a notebook, in one line."""
+    if "ran past its time limit" in log:
+        return log.splitlines()[-1]
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return "the kernel died (the code exited, crashed, or ran out of memory)"
+    if "CellTimeoutError" in log:
+        return f"a cell ran past its time limit ({cell_timeout} s) and its kernel stopped answering"
+    errors = re.findall(r"^\s*(\w+(?:Error|Exception)\b.*)$", log, flags=re.MULTILINE)
+    lines = errors or [line for line in log.splitlines() if line.strip()]
+    return lines[-1].strip()[:200] if lines else "unknown error"
