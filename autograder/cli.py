@@ -14,6 +14,13 @@ def main(argv=None) -> int:
     rel = commands.add_parser("release", help="write exercises/ from solutions/")
     rel.add_argument("--assignment", help="one assignment (default: all)")
 
+    col = commands.add_parser(
+        "collect", help="turn an LMS bulk download (Canvas, Moodle; folder or .zip) into DIR"
+    )
+    col.add_argument("--assignment", required=True)
+    col.add_argument("--download", required=True, type=Path, help="the folder or .zip")
+    col.add_argument("--to", required=True, type=Path, help="DIR for `grade --submissions`")
+
     grd = commands.add_parser("grade", help="autograde a folder of submissions")
     grd.add_argument("--assignment", required=True)
     grd.add_argument(
@@ -84,6 +91,15 @@ def main(argv=None) -> int:
         report = fingerprints.write(pipeline.assignments())
         for name, (diagnosable, known) in report.items():
             print(f"{name}: {diagnosable} of {known} known mistakes diagnosable from outputs")
+    elif args.command == "collect":
+        from autograder import lms
+
+        copied, skipped = lms.collect(args.download, args.assignment, args.to)
+        for line in copied:
+            print(f"  {line}")
+        for line in skipped:
+            print(f"  skipped {line}")
+        print(f"{len(copied)} notebook(s) collected into {args.to}; {len(skipped)} file(s) skipped")
     elif args.command == "grade":
         limits = pipeline.Limits(
             cell_timeout=args.cell_timeout,

@@ -24,6 +24,7 @@ WRONG = "as wrong-step"  # the score of the plain wrong answer, in the same batc
 WRONG_STEP = "def step(x):\n    return x.clamp(0, 1)\n"  # wrong between 0 and 1
 LIMITS = pipeline.Limits(cell_timeout=5, notebook_timeout=45, memory_bytes=3 * 2**30)
 SECRET_FILE = pipeline.REPO / "autograder" / "hidden_checks" / "activations.py"
+SOLUTION_FILE = pipeline.SOLUTIONS / A / f"{NB}.ipynb"
 HIDDEN_LINE = "from autograder.hidden_checks.activations import elementwise_checks"
 
 
@@ -76,6 +77,13 @@ PATCH_DURING_TEST = """def step(x):
     torch.isclose = lambda a, b, **kw: torch.ones(a.shape, dtype=torch.bool, device=a.device)
     return x.clamp(0, 1)
 """
+PATCH_MANY = """
+import sys
+import numpy.testing
+torch.allclose = lambda *args, **kwargs: True
+numpy.testing.assert_allclose = lambda *args, **kwargs: None
+sys.modules["rnncourse.checks"] = None
+"""
 FAKE_CHECKS = """
 class Checks:
     def __init__(self, title, points):
@@ -109,6 +117,7 @@ CLASS = {
         True,
     ),
     "patch-during-test": (student_notebook(A, NB, {"step": PATCH_DURING_TEST}), FULL - 4, True),
+    "patch-many": (with_cell(PATCH_MANY, step=WRONG_STEP), WRONG, True),
     "fake-checks": (with_cell(FAKE_CHECKS, step=WRONG_STEP), WRONG, True),
     "patch-builtins": (
         with_cell("import builtins\nbuiltins.round = lambda *a: 0", step=WRONG_STEP),
@@ -123,14 +132,15 @@ CLASS = {
 }
 OWN_TMP = "/tmp/rnncourse-hostile.txt"
 WRITE_OUTSIDE = f"""
-for path in [{str(pipeline.SOLUTIONS / A / "x.txt")!r}, "../../x.txt", {OWN_TMP!r}]:
+GRADEBOOK = "../../../gradebook.db"  # seen from OUT/_nbgrader/autograded/<student>/<assignment>
+for path in [{str(pipeline.SOLUTIONS / A / "x.txt")!r}, "../../x.txt", GRADEBOOK, {OWN_TMP!r}]:
     try:
         open(path, "w").write("x")
     except OSError as error:
         print(error)
 """
 READ_HIDDEN = f"""
-for path in [{str(SECRET_FILE)!r}, "activations.ipynb"]:
+for path in [{str(SECRET_FILE)!r}, {str(SOLUTION_FILE)!r}, "activations.ipynb"]:
     try:
         print(open(path).read())
     except OSError as error:
@@ -192,6 +202,8 @@ def test_tampering_is_named_in_the_flags(graded):
     assert "`Checks`" in rows["fake-checks"]["flags"]
     assert "builtins.round was replaced" in rows["patch-builtins"]["flags"]
     assert "sys.exit" in rows["sys-exit"]["flags"]
+    for replaced in ("torch.allclose", "numpy.testing.assert_allclose", "rnncourse.checks"):
+        assert replaced in rows["patch-many"]["flags"]
 
 
 def test_a_renamed_notebook_is_graded_and_noted(graded):
@@ -233,13 +245,13 @@ def test_sandbox_hides_the_answers_and_stops_runaway_kernels(graded):
     needs_sandbox()
     rows, out, *_ = graded
     feedback = html.unescape((out / "feedback" / "read-hidden" / A / f"{NB}.html").read_text())
-    assert "No such file or directory" in feedback  # the hidden checks are not there
+    assert feedback.count("No such file or directory") == 2  # hidden checks, solutions
     assert "def elementwise_checks" not in feedback
     assert "ran past its time limit" in rows["infinite-loop-stubborn"]["status"]
     assert "kernel died" in rows["posix-exit"]["status"]
     write = html.unescape((out / "feedback" / "write-outside" / A / f"{NB}.html").read_text())
     # The repository and the grading folder are out of reach; /tmp is the kernel's own.
-    assert write.count("Permission denied") + write.count("No such file") == 2
+    assert write.count("Permission denied") + write.count("No such file") == 3
     assert not os.path.exists(OWN_TMP)
 
 
