@@ -164,3 +164,19 @@ def test_checks_run_on_real_gpu():
     checks.device_safe("device", 1, lambda x: x * 2, lambda d: (torch.ones(2, device=d),))
     assert "cpu, cuda" in checks.results[0][0] and "real GPU" in checks.results[1][0]
     assert checks.score() == 2.0
+
+
+def test_progress_prints_a_line_at_each_quarter_and_says_when_done(capsys):
+    from rnncourse.progress import Progress
+
+    progress = Progress(1500, "steps")
+    for step in range(1, 1501):
+        progress(step, "note" if step == 750 else "")
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(" steps")[0].strip() for line in lines] == [
+        "375/1500",
+        "750/1500",
+        "1125/1500",
+        "1500/1500",
+    ]
+    assert lines[1].endswith("; note") and lines[-1].endswith("done")
