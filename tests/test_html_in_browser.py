@@ -5,6 +5,8 @@ A page fails if: the navigation sidebar misses a page of the book; an internal l
 script or anchor points nowhere; the browser console shows an error; math is left as raw TeX;
 the search page does not find the page by a word only it uses; or it fetches anything from the
 internet (such requests are blocked and listed, so the check is the same online and offline).
+Every image in a page's article (the figures the chapters' code draws) must have alt text that
+describes it: not missing, empty, a placeholder word, or the file's name or path.
 A screenshot of each page's first screen goes to `_build/screenshots/<page>.png`.
 
 Needs Debian's Chromium (`apt-get install chromium`; Playwright never downloads a browser
@@ -279,6 +281,42 @@ def not_found_by_search(tab, base_url, page):
     return [f"searching for {word!r}, a word only this page uses, does not find it"]
 
 
+# What a reader who cannot see a figure gets instead of it. The theme's own logos and icons, if
+# any, are outside the article.
+ARTICLE_IMAGES = """() => {
+    const article = document.querySelector('article.bd-article');
+    return article && [...article.querySelectorAll('img')].map(
+        img => ({src: img.getAttribute('src') ?? '', alt: img.getAttribute('alt')}));
+}"""
+PLACEHOLDER_ALTS = {"image", "img", "figure", "fig", "plot", "graph", "chart", "picture", "output"}
+FILE_NAME = re.compile(r"_images/|\.(png|svg|jpe?g|gif|webp|pdf)$|^\S*/\S*$", re.I)
+
+
+def images_without_alt_text(tab):
+    """Each <img> of the article needs alt text that says what it shows. Without the cell option
+    `mystnb: image: alt:` a notebook's figure gets its file path ("../_images/<hash>.png")."""
+    images = tab.page.evaluate(ARTICLE_IMAGES)
+    if images is None:
+        return ["no <article class='bd-article'> on the page: its images could not be checked"]
+    problems = []
+    for image in images:
+        name = image["src"].rsplit("/", 1)[-1]
+        alt = " ".join((image["alt"] or "").split())
+        if image["alt"] is None:
+            problems.append(f"image without an alt attribute: {name}")
+        elif not alt:
+            problems.append(f"image with empty alt text: {name}")
+        elif alt.lower().strip(".:") in PLACEHOLDER_ALTS or FILE_NAME.search(alt):
+            problems.append(f"image whose alt text describes nothing: {name}: alt={alt!r}")
+    alts = Counter(" ".join((image["alt"] or "").split()) for image in images)
+    problems += [
+        f"{count} images share the alt text {alt[:60]!r}..."
+        for alt, count in alts.items()
+        if alt and count > 1
+    ]
+    return problems
+
+
 # --- The tests -----------------------------------------------------------------------------
 
 
@@ -296,6 +334,14 @@ def test_page_reads_well_in_the_browser(page, browser, base_url):
         problems += not_found_by_search(tab, base_url, page)
         problems += tab.errors
         problems += [f"fetched from the internet (blocked): {url}" for url in tab.external]
+    assert not problems, f"{page}.html:\n  " + "\n  ".join(problems)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_images_have_alt_text(page, browser, base_url):
+    with open_tab(browser, base_url) as tab:
+        load(tab, f"{base_url}/{page}.html")
+        problems = images_without_alt_text(tab)
     assert not problems, f"{page}.html:\n  " + "\n  ".join(problems)
 
 
