@@ -1,6 +1,8 @@
 """The nbgrader settings of the course, in one place."""
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -19,9 +21,12 @@ MEMORY_LIMIT = 6 * 2**30
 
 
 def kernel_socket_dir() -> Path:
-    """A folder for this process's kernel sockets (the sandbox keeps it visible)."""
+    """A folder for this process's kernel sockets (the sandbox keeps it visible),
+    removed when the process exits."""
     folder = Path(tempfile.gettempdir()) / f"rnncourse-kernels-{os.getpid()}"
-    folder.mkdir(exist_ok=True)
+    if not folder.exists():
+        folder.mkdir()
+        atexit.register(shutil.rmtree, folder, True)
     return folder
 
 

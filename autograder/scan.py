@@ -11,6 +11,8 @@ path. A flag is a reason to read the notebook, not a verdict.
 
 import ast
 
+# Module attributes that are settings, meant to be assigned.
+SETTINGS = ("torch.backends.",)
 # Bare names whose use is flagged.
 NAMES = {
     "__builtins__": "reaches into builtins",
@@ -89,6 +91,13 @@ def flags(student_cells: list[str], locked_cells: list[str]) -> list[str]:
         if not any(f.split(" (line")[0] == reason for f in found):
             found.append(text)
 
+    # Modules the student imports count too: replacing a module's attribute is tampering
+    # (but for settings that are meant to be set, such as torch.backends.cudnn's).
+    for source in student_cells:
+        for node in ast.walk(_parse(to_python(source)) or ast.Module(body=[], type_ignores=[])):
+            if isinstance(node, ast.Import):
+                protected |= {(a.asname or a.name).split(".")[0] for a in node.names}
+
     for source in student_cells:
         if "get_ipython()" in to_python(source) and "get_ipython" not in source:
             flag("runs a shell command or magic", ast.Module(body=[], type_ignores=[]))
@@ -119,7 +128,11 @@ def flags(student_cells: list[str], locked_cells: list[str]) -> list[str]:
                 has_many = isinstance(node, (ast.Assign, ast.Delete))
                 targets = node.targets if has_many else [node.target]
                 for target in targets:
-                    if isinstance(target, ast.Attribute) and _root(target) in protected:
+                    if (
+                        isinstance(target, ast.Attribute)
+                        and _root(target) in protected
+                        and not _dotted(target).startswith(SETTINGS)
+                    ):
                         flag(f"replaces `{_dotted(target)}`", node)
                     elif isinstance(target, ast.Subscript) and _root(target) in protected:
                         flag(f"edits `{_dotted(target.value)}[...]`", node)

@@ -53,6 +53,20 @@ def test_the_same_notebook_gets_the_same_grades_in_another_kernel(graded_class, 
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_honest_work_is_never_flagged(graded_class, assignment):
+    """Right or wrong, plain student code raises no flag (tests/test_hostile.py: what does)."""
+    rows, _ = graded_class(assignment)
+    honest = [
+        student
+        for student in rows
+        if student in ("reference", "alternatives", "release")
+        or student.startswith(("mistake.", "again."))
+    ]
+    assert len(honest) > 3
+    assert {s: rows[s]["flags"] for s in honest if rows[s]["flags"]} == {}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_release_gets_zero_without_crashing(graded_class, assignment):
     rows, _ = graded_class(assignment)
     assert rows["release"]["status"] == "graded"
@@ -114,7 +128,8 @@ def test_grades_csv_has_one_column_per_graded_cell(graded_class, assignment):
     _, out = graded_class(assignment)
     header = (out / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[:4] == ["student_id", "assignment", "score", "max_score"]
-    assert header[4:-1] == list(cells(assignment))
+    assert header[4:-2] == list(cells(assignment))
+    assert header[-2:] == ["status", "flags"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
