@@ -21,7 +21,7 @@ A, NB = "01-activations", "activations"
 FULL = 48.0
 WRONG = "as wrong-step"  # the score of the plain wrong answer, in the same batch
 WRONG_STEP = "def step(x):\n    return x.clamp(0, 1)\n"  # wrong between 0 and 1
-LIMITS = pipeline.Limits(cell_timeout=5, notebook_timeout=45, memory_bytes=3 * 2**30)
+LIMITS = pipeline.Limits(cell_timeout=20, notebook_timeout=60, memory_bytes=3 * 2**30)
 SECRET_FILE = pipeline.REPO / "autograder" / "hidden_checks" / "activations.py"
 SOLUTION_FILE = pipeline.SOLUTIONS / A / f"{NB}.ipynb"
 HIDDEN_LINE = "from autograder.hidden_checks.activations import elementwise_checks"
