@@ -6,10 +6,10 @@ Builds a class in a temporary folder: for every assignment, students who hand
 in the reference solution, a known mistake (partly wrong), the blank release,
 or a broken file, in turn. Then grades it twice, one after the other:
 
-- stock: nbgrader's own `autograde`, one notebook after another, as
-  `nbgrader autograde ASSIGNMENT` runs it;
-- ours: `python -m autograder grade` (autograde, feedback pages and
-  grades.csv), `--workers` notebooks at a time.
+- stock: nbgrader's own `autograde` with its default settings, one notebook
+  after another, as `nbgrader autograde ASSIGNMENT` runs it;
+- ours: `python -m autograder grade` (guarded, sandboxed kernels where the machine
+  allows, feedback pages, grades.csv and the summary), `--workers` notebooks at a time.
 
 Prints notebooks per minute for both and their ratio. Machines are noisy:
 run it a few times and compare ratios, not absolute numbers.
@@ -23,13 +23,18 @@ import subprocess
 import sys
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "tests"))
 
+from nbgrader.apps import NbGraderAPI  # noqa: E402
+from traitlets.config import Config  # noqa: E402
+
 from autograder import pipeline  # noqa: E402
+from autograder.config import CELL_TIMEOUT  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
 
@@ -58,13 +63,24 @@ def make_class(root: Path, students: int) -> int:
     return count
 
 
+def stock_config(root: Path) -> Config:
+    """nbgrader's defaults: only the folders, and the course's cell time limit (so that
+    both graders run the same cells to the end)."""
+    c = Config()
+    c.CourseDirectory.root = str(root)
+    c.CourseDirectory.source_directory = str(pipeline.SOLUTIONS)
+    c.Execute.timeout = CELL_TIMEOUT
+    c.NbGraderAPI.log_level = "WARN"
+    return c
+
+
 def grade_stock(submissions: Path, work: Path) -> None:
     """nbgrader's autograde over every submission, sequentially, with the course's settings."""
     for assignment in EXERCISE_SPECS:
         root = work / assignment
         for student in sorted(submissions.iterdir()):
             shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
-        api = pipeline.nbgrader_api(root)  # nbgrader's own API, with the course's config
+        api = NbGraderAPI(config=stock_config(root))
         api.generate_assignment(assignment, force=True)
         for student in sorted(p.name for p in (root / "submitted").iterdir()):
             api.autograde(assignment, student, force=True, create=True)
@@ -90,6 +106,7 @@ def grade_ours(submissions: Path, work: Path, workers: int | None) -> None:
 
 
 def main() -> None:
+    warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--workers", type=int, default=None)
