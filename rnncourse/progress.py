@@ -1,9 +1,9 @@
 """Progress of a long loop as a few plain lines, which read the same live and in the book.
 
-    progress = Progress(1500, "steps")
-    for step in range(1, 1501):
-        ...
-        progress(step)          # prints at 25 %, 50 %, 75 % and 100 %
+progress = Progress(1500, "steps")
+for step in range(1, 1501):
+    ...
+    progress(step)          # prints at 25 %, 50 %, 75 % and 100 %
 """
 
 import time
