@@ -58,3 +58,28 @@ def test_language_model_chapter_prints_perplexity_against_both_baselines():
     assert table and ngram and rnn, "the validation table is missing from the built chapter"
     perplexity = [float(m.group(3)) for m in (table, ngram, rnn)]
     assert perplexity[2] < perplexity[1] < perplexity[0]  # the RNN beats both baselines
+
+
+def test_every_chapter_states_objectives_and_ends_with_summary_exercises_reading():
+    """The shape every chapter shares: what you will be able to do, then the content, then
+    a summary, its exercise (named by path) and further reading with papers."""
+    for chapter in CHAPTERS:
+        source = (REPO / chapter).with_suffix(".md").read_text()
+        slug = chapter.split("/")[1]
+        head, _, _ = source.partition("\n## ")
+        assert "**What you will be able to do**" in head, f"{chapter}: no objectives on top"
+        sections = re.findall(r"^## (.+)$", source, flags=re.MULTILINE)
+        assert sections[-3:] == ["Summary", "Exercises", "Further reading"], chapter
+        exercises = source.split("\n## Exercises\n")[1].split("\n## ")[0]
+        assert f"exercises/{slug}/" in exercises, f"{chapter}: its exercise is not named"
+        reading = source.split("\n## Further reading\n")[1]
+        assert len(re.findall(r"^- .*\(\d{4}\)", reading, flags=re.MULTILINE)) >= 2, chapter
+
+
+def test_the_landing_page_maps_every_chapter_with_its_time():
+    intro = (REPO / "book" / "intro.md").read_text()
+    for number in range(1, len(CHAPTERS) + 1):
+        row = re.search(
+            rf"^\| {number}\. .*\| (\d+[–-]?\d*) min \| (\d+[–-]?\d*) min \|$", intro, re.M
+        )
+        assert row, f"chapter {number} is missing from the landing page's map (or its times)"
