@@ -27,4 +27,4 @@ class Progress:
         left = elapsed * (self.total - done) / max(done, 1)
         line = f"  {done}/{self.total} {self.what} ({done / self.total:.0%}): {elapsed:.0f} s"
         line += f", about {left:.0f} s left" if done < self.total else ", done"
-        print(line + (f"; {note}" if note else ""), flush=True)
+        print(line + (f"; {note}" if note else ""))
