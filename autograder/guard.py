@@ -39,7 +39,6 @@ MODULES = [
     "random",
     "contextlib",
     "io",
-    "warnings",
     "numpy",
     "numpy.testing",
     "torch",
@@ -103,6 +102,15 @@ class OutputLimit:
         stream_class.write = write
 
 
+def _code_of(module) -> dict:
+    """The module's attributes that are code: callables, classes and submodules."""
+    return {
+        key: value
+        for key, value in vars(module).items()
+        if callable(value) or inspect.ismodule(value)
+    }
+
+
 class Snapshot:
     """The contents of trusted modules and classes, to compare and restore."""
 
@@ -113,8 +121,10 @@ class Snapshot:
             except ImportError:
                 pass
         names = MODULES + [n for n in sys.modules if n.split(".")[0] in PACKAGES]
+        # Functions, classes and modules only: data (lists, flags, settings) legitimately
+        # changes under the checks (warnings.filters is swapped by every catch_warnings).
         self.modules = {
-            name: (sys.modules[name], dict(vars(sys.modules[name])))
+            name: (sys.modules[name], _code_of(sys.modules[name]))
             for name in names
             if name in sys.modules
         }
