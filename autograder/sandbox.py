@@ -127,19 +127,19 @@ def _hide(hide: list[str], keep: list[str]) -> None:
 
 
 def _start_watchdog(seconds: float, uid: int, note_dir: str) -> None:
-    """Fork a root process that kills every process of `uid` after `seconds`
-    (the student cannot kill it: it is not theirs), or quits when the kernel does.
-    It leaves TIMEOUT_NOTE in `note_dir` for the grader to report."""
+    """Fork a root process (the student cannot kill it: it is not theirs) that kills
+    every process of `uid` after `seconds`, leaving TIMEOUT_NOTE in `note_dir` for the
+    grader to report, or as soon as the kernel has gone (processes it started go too)."""
     kernel = os.getpid()
     if os.fork() != 0:
         return
     os.setsid()
     deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
+    while os.path.exists(f"/proc/{kernel}"):
+        if time.monotonic() > deadline:
+            Path(note_dir, TIMEOUT_NOTE).write_text(f"stopped after {seconds} s\n")
+            break
         time.sleep(0.5)
-        if not os.path.exists(f"/proc/{kernel}"):
-            os._exit(0)
-    Path(note_dir, TIMEOUT_NOTE).write_text(f"stopped after {seconds} s\n")
     for pid in _processes_of(uid):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -76,6 +76,13 @@ PATCH_DURING_TEST = """def step(x):
     torch.isclose = lambda a, b, **kw: torch.ones(a.shape, dtype=torch.bool, device=a.device)
     return x.clamp(0, 1)
 """
+# A grandchild that outlives the kernel (os.fork is refused; posix.fork is not).
+LEAVES_A_PROCESS = """
+import posix, time
+if posix.fork() == 0:
+    posix.setsid()
+    time.sleep(3600)
+"""
 PATCH_MANY = """
 import sys
 import numpy.testing
@@ -151,6 +158,7 @@ if sandbox.unavailable_reason() is None:
     CLASS["read-hidden"] = (with_cell(READ_HIDDEN), FULL, True)
     CLASS["memory-hog"] = (with_cell("x = bytearray(4 * 2**30)"), FULL, False)
     CLASS["infinite-loop-stubborn"] = (with_cell(STUBBORN_LOOP), 0.0, True)
+    CLASS["leaves-a-process"] = (with_cell(LEAVES_A_PROCESS), FULL, True)
     CLASS["posix-exit"] = (with_cell("import posix\nposix._exit(3)"), 0.0, True)
 
 
