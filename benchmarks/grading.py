@@ -81,7 +81,9 @@ def grade_stock(submissions: Path, work: Path) -> None:
         for student in sorted(submissions.iterdir()):
             shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
         api = NbGraderAPI(config=stock_config(root))
-        api.generate_assignment(assignment, force=True)
+        generated = api.generate_assignment(assignment, force=True)
+        if not generated["success"]:
+            raise SystemExit(f"stock nbgrader could not generate {assignment}: {generated['log']}")
         for student in sorted(p.name for p in (root / "submitted").iterdir()):
             api.autograde(assignment, student, force=True, create=True)
 
@@ -112,6 +114,8 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None)
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(REPO)
+    # nbgrader runs `alembic` and `jupyter` from this Python's folder.
+    os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp / "submissions", args.students)
