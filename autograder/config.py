@@ -30,6 +30,12 @@ def kernel_socket_dir() -> Path:
     return folder
 
 
+def gradebook_url(root: Path, db: str | None = None) -> str:
+    """The gradebook's database URL: `db`, or the SQLite file in the course folder `root`
+    (parallel graders share it: they wait for its lock instead of failing)."""
+    return db or f"sqlite:///{Path(root).resolve() / 'gradebook.db'}?timeout=60"
+
+
 def nbgrader_config(
     root: Path,
     *,
@@ -52,8 +58,7 @@ def nbgrader_config(
     c.CourseDirectory.submitted_directory = "submitted"
     c.CourseDirectory.autograded_directory = "autograded"
     c.CourseDirectory.feedback_directory = "feedback"
-    # Parallel graders share the SQLite file: wait for its lock instead of failing.
-    c.CourseDirectory.db_url = db_url or f"sqlite:///{root / 'gradebook.db'}?timeout=60"
+    c.CourseDirectory.db_url = gradebook_url(root, db_url)
     # A test cell a student deleted (or whose metadata they stripped) is put back and run.
     c.OverwriteCells.add_missing_cells = True
     c.Execute.timeout = cell_timeout

@@ -33,6 +33,7 @@ from autograder.config import (
     NOTEBOOK_TIMEOUT,
     REPO,
     SOLUTIONS,
+    gradebook_url,
     kernel_socket_dir,
     nbgrader_config,
 )
@@ -204,7 +205,7 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     root = prepare_course(out, restart=restart)
     records = resume.Records(root, assignment)
     students, problems, notes, skipped = collect(assignment, submissions, root)
-    db_url = scale.gradebook_url(root, db)
+    db_url = gradebook_url(root, db)
     if db and (restart or records.empty()):
         # A gradebook that outlives OUT/_nbgrader: forget this assignment's last run.
         scale.prepare_gradebook(db_url, assignment)

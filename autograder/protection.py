@@ -12,13 +12,15 @@
 import json
 import re
 import sys
+from functools import cache
 from pathlib import Path
 
 from autograder import guard, sandbox, scan
 from autograder.config import REPO, SOLUTIONS
 
 
-def locked_cells(assignment: str, notebook: str) -> tuple[list[str], list[str]]:
+@cache  # read once per grading, not once per student
+def locked_cells(assignment: str, notebook: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
     """(setup cell sources, test cell sources) of a solution notebook: the locked code
     cells, hidden tests included (for the grader's eyes only)."""
     setup, tests = [], []
@@ -27,7 +29,7 @@ def locked_cells(assignment: str, notebook: str) -> tuple[list[str], list[str]]:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell["cell_type"] == "code" and meta.get("locked"):
             (tests if meta.get("grade") else setup).append("".join(cell["source"]))
-    return setup, tests
+    return tuple(setup), tuple(tests)
 
 
 def kernel_environment(
@@ -39,7 +41,7 @@ def kernel_environment(
     notebook's own Python kernel, with a warning). `out/_nbgrader/jupyter` receives
     the sandbox's kernelspec.
     """
-    setup, tests = [], []
+    setup, tests = (), ()
     for notebook in notebooks:
         s, t = locked_cells(assignment, notebook)
         setup, tests = setup + s, tests + t

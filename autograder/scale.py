@@ -19,15 +19,10 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
-from autograder.config import REPO, nbgrader_config
+from autograder.config import REPO
 
 # Waiting for a first worker to join, and for the scheduler to answer, in seconds.
 CONNECT_TIMEOUT = 60
-
-
-def gradebook_url(root: Path, db: str | None = None) -> str:
-    """The gradebook's database URL: `db`, or the SQLite file in the course folder `root`."""
-    return nbgrader_config(root, db_url=db).CourseDirectory.db_url
 
 
 def prepare_gradebook(db_url: str, assignment: str) -> None:

@@ -91,17 +91,19 @@ def flags(student_cells: list[str], locked_cells: list[str]) -> list[str]:
         if not any(f.split(" (line")[0] == reason for f in found):
             found.append(text)
 
+    # Each cell as Python (magics turned into calls), parsed once; None where it does not parse.
+    cells = [(source, to_python(source)) for source in student_cells]
+    trees = [_parse(python) for _, python in cells]
     # Modules the student imports count too: replacing a module's attribute is tampering
     # (but for settings that are meant to be set, such as torch.backends.cudnn's).
-    for source in student_cells:
-        for node in ast.walk(_parse(to_python(source)) or ast.Module(body=[], type_ignores=[])):
+    for tree in filter(None, trees):
+        for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 protected |= {(a.asname or a.name).split(".")[0] for a in node.names}
 
-    for source in student_cells:
-        if "get_ipython()" in to_python(source) and "get_ipython" not in source:
+    for (source, python), tree in zip(cells, trees, strict=True):
+        if "get_ipython()" in python and "get_ipython" not in source:
             flag("runs a shell command or magic", ast.Module(body=[], type_ignores=[]))
-        tree = _parse(to_python(source))
         if tree is None:
             continue
         defined_here = set()
