@@ -99,7 +99,8 @@ def piano_roll(ax, melody, *, color="#0072B2", title: str = ""):
 def write_midi(melody, path: str | Path, tempo: int = 80) -> Path:
     """Write a melody (any music21 stream) to a standard MIDI file, at `tempo` quarter
     notes per minute, with music21's own writer. Returns the path."""
-    from music21 import stream, tempo as m21tempo
+    from music21 import stream
+    from music21 import tempo as m21tempo
 
     score = stream.Stream()
     score.insert(0, m21tempo.MetronomeMark(number=tempo))

@@ -197,7 +197,11 @@ def _made_melody():
     part = stream.Part()
     part.append(meter.TimeSignature("4/4"))
     for name, length in (("E5", 1.0), ("rest", 0.5), ("F#5", 0.5), ("G5", 2.0)):
-        part.append(note.Rest(quarterLength=length) if name == "rest" else note.Note(name, quarterLength=length))
+        part.append(
+            note.Rest(quarterLength=length)
+            if name == "rest"
+            else note.Note(name, quarterLength=length)
+        )
     part.append(note.Note("D5").getGrace())
     first, second = note.Note("A4", quarterLength=1.0), note.Note("A4", quarterLength=1.0)
     first.tie, second.tie = tie.Tie("start"), tie.Tie("stop")
@@ -220,7 +224,9 @@ def tokenize_checks(checks: Checks, tokenize, detokenize) -> None:
         for i, melody in enumerate([_made_melody(), *chorales]):
             got, want = tokenize(melody), oracle_tokenize(melody)
             if list(got) != want:
-                where = next((k for k, (a, b) in enumerate(zip(got, want)) if a != b), None)
+                where = next(
+                    (k for k, (a, b) in enumerate(zip(got, want, strict=False)) if a != b), None
+                )
                 where = min(len(got), len(want)) if where is None else where
                 raise CheckFailed(
                     f"melody {i}: {len(got)} tokens, expected {len(want)}; first difference at "
@@ -291,7 +297,9 @@ def tokenize_checks(checks: Checks, tokenize, detokenize) -> None:
         if back != want:
             raise CheckFailed("the MIDI file written from detokenize's stream has other pitches")
 
-    checks.check("music21 writes detokenize's stream to a MIDI file with the right pitches", 1, writes_midi)
+    checks.check(
+        "music21 writes detokenize's stream to a MIDI file with the right pitches", 1, writes_midi
+    )
 
 
 def pairs_checks(checks: Checks, fn) -> None:
@@ -304,7 +312,12 @@ def pairs_checks(checks: Checks, fn) -> None:
     vocab = Vocabulary(melodies[:8])  # the last melodies have unknown tokens
 
     def values():
-        for seq_len, some in ((16, melodies), (5, melodies[:3]), (1, melodies[:2]), (7, melodies[8:])):
+        for seq_len, some in (
+            (16, melodies),
+            (5, melodies[:3]),
+            (1, melodies[:2]),
+            (7, melodies[8:]),
+        ):
             got = fn(some, vocab, seq_len)
             want = oracle_make_training_pairs(some, vocab, seq_len)
             if not isinstance(got, tuple | list) or len(got) != 2:
@@ -325,8 +338,18 @@ def pairs_checks(checks: Checks, fn) -> None:
         some = [melodies[0][:3]] * 3
         for seq_len, count in ((11, 1), (12, 0), (3, 3)):
             inputs, targets = fn(some, vocab, seq_len)
-            expect_tensor(inputs, shape=(count, seq_len), dtype=torch.long, what=f"inputs for seq_len {seq_len}")
-            expect_tensor(targets, shape=(count, seq_len), dtype=torch.long, what=f"targets for seq_len {seq_len}")
+            expect_tensor(
+                inputs,
+                shape=(count, seq_len),
+                dtype=torch.long,
+                what=f"inputs for seq_len {seq_len}",
+            )
+            expect_tensor(
+                targets,
+                shape=(count, seq_len),
+                dtype=torch.long,
+                what=f"targets for seq_len {seq_len}",
+            )
         melodies_before = copy.deepcopy(melodies)
         fn(melodies, vocab, 4)
         if melodies != melodies_before:
@@ -358,7 +381,9 @@ def model_checks(checks: Checks, cls) -> None:
                 state = tuple(torch.randn(layers, batch, 5, generator=g, dtype=dtype) for _ in "hc")
             got_logits, got_state = model(x, state)
             want_logits, want_state = lstm_equations(weights, x, state)
-            what = f"{layers} layer(s), B={batch}, T={time}, state " + ("given" if given else "None")
+            what = f"{layers} layer(s), B={batch}, T={time}, state " + (
+                "given" if given else "None"
+            )
             tol = dict(rtol=1e-4, atol=1e-5) if dtype == torch.float32 else dict(rtol=1e-9)
             expect_close(got_logits, want_logits, **tol, what=f"the logits ({what})")
             expect_close(got_state[0], want_state[0], **tol, what=f"the last h ({what})")
@@ -399,9 +424,16 @@ def sample_checks(checks: Checks, fn) -> None:
 
     def same_as_oracle(device):
         model = _FunctionalModel(device)
-        for temperature, n, end_id in ((1.0, 30, None), (0.5, 20, 3), (2.0, 25, None), (1.0, 40, 0)):
+        for temperature, n, end_id in (
+            (1.0, 30, None),
+            (0.5, 20, 3),
+            (2.0, 25, None),
+            (1.0, 40, 0),
+        ):
             got = fn(model, prefix.to(device), n, temperature, _generator(device, 7), end_id)
-            want = oracle_sample(model, prefix.to(device), n, temperature, _generator(device, 7), end_id)
+            want = oracle_sample(
+                model, prefix.to(device), n, temperature, _generator(device, 7), end_id
+            )
             expect_close(got, want, what=f"the ids for temperature {temperature}, end_id {end_id}")
 
     checks.on_each_device(
@@ -422,7 +454,9 @@ def sample_checks(checks: Checks, fn) -> None:
                 for s in range(n)
             ]
             got = torch.bincount(torch.tensor(firsts), minlength=6).double() / n
-            worst = float(((got - want).abs() / (want * (1 - want) / n).sqrt().clamp_min(1e-3)).max())
+            worst = float(
+                ((got - want).abs() / (want * (1 - want) / n).sqrt().clamp_min(1e-3)).max()
+            )
             if worst > 5:
                 raise CheckFailed(
                     f"temperature {temperature}: the first id's frequencies "
@@ -527,7 +561,9 @@ def train_checks(checks: Checks, fn) -> None:
             generator = torch.Generator().manual_seed(seed)
             losses = fn(model, inputs, targets, optimizer, epochs, batch, max_norm, generator)
             what = f"{epochs} epoch(s), batch {batch}, max_norm={max_norm:g}"
-            expect_same_training(losses, want_losses, model, want_params, what=what, unit="minibatch")
+            expect_same_training(
+                losses, want_losses, model, want_params, what=what, unit="minibatch"
+            )
 
     checks.check(
         "losses and updated weights match shuffled minibatches (one randperm per epoch from "
