@@ -247,7 +247,7 @@ MISTAKES = [
     ),
     # --- sample_melody
     edited(
-        "sample_temperature_after_softmax",
+        "melody_sample_temperature_after_softmax",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -257,7 +257,7 @@ MISTAKES = [
         "probabilities changes nothing once multinomial renormalises them",
     ),
     edited(
-        "sample_ignores_generator",
+        "melody_sample_ignores_generator",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -266,7 +266,7 @@ MISTAKES = [
         "pass generator=generator to torch.multinomial, or the seed changes nothing",
     ),
     edited(
-        "sample_state_not_carried",
+        "melody_sample_state_not_carried",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -275,7 +275,7 @@ MISTAKES = [
         "feed each new token with the state the model returned last time",
     ),
     edited(
-        "sample_ids_on_cpu",
+        "melody_sample_ids_on_cpu",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -284,7 +284,7 @@ MISTAKES = [
         "return the ids on the prefix's device (torch.cat of the drawn ids), not a new CPU tensor",
     ),
     edited(
-        "sample_ignores_end",
+        "melody_sample_ignores_end",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -293,7 +293,7 @@ MISTAKES = [
         "stop as soon as the end token is drawn (and leave it out)",
     ),
     edited(
-        "sample_keeps_end",
+        "melody_sample_keeps_end",
         "sample_melody",
         "test_sample",
         _SAMPLE,
@@ -309,7 +309,7 @@ MISTAKES = [
     ),
     # --- train_melody_model
     edited(
-        "train_no_zero_grad",
+        "melody_train_no_zero_grad",
         "train_melody_model",
         "test_train",
         _TRAIN,
@@ -318,7 +318,7 @@ MISTAKES = [
         "zero the gradients before each backward pass, or they add up over minibatches",
     ),
     edited(
-        "train_not_shuffled",
+        "melody_train_not_shuffled",
         "train_melody_model",
         "test_train",
         _TRAIN,
@@ -327,7 +327,7 @@ MISTAKES = [
         "shuffle the windows every epoch with torch.randperm(..., generator=generator)",
     ),
     edited(
-        "train_global_rng",
+        "melody_train_global_rng",
         "train_melody_model",
         "test_train",
         _TRAIN,
@@ -336,7 +336,7 @@ MISTAKES = [
         "draw the order from the given generator, not the global random state",
     ),
     edited(
-        "train_drops_last_minibatch",
+        "melody_train_drops_last_minibatch",
         "train_melody_model",
         "test_train",
         _TRAIN,
@@ -345,7 +345,7 @@ MISTAKES = [
         "keep the last, smaller minibatch: every window is used once per epoch",
     ),
     edited(
-        "train_no_clipping",
+        "melody_train_no_clipping",
         "train_melody_model",
         "test_train",
         _TRAIN,
@@ -354,7 +354,7 @@ MISTAKES = [
         "clip the gradients' global norm to max_norm between backward() and step()",
     ),
     edited(
-        "train_step_before_backward",
+        "melody_train_step_before_backward",
         "train_melody_model",
         "test_train",
         _TRAIN,
