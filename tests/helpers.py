@@ -37,6 +37,9 @@ EXERCISE_SPECS = {
     "06-clockwork": Exercise(
         "clockwork", 30, ("clockwork_step", "test_step"), "clockwork_step: 9 of 9 points"
     ),
+    "07-music": Exercise(
+        "music", 30, ("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"
+    ),
 }
 
 

@@ -13,6 +13,7 @@ CHAPTERS = [
     "book/04-lstm-gru/lstm-and-gru.html",
     "book/05-esn/echo-state-networks.html",
     "book/06-clockwork/clockwork-rnn.html",
+    "book/07-music/composing-melodies.html",
 ]
 
 

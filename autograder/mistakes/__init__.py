@@ -38,6 +38,7 @@ MODULES = {
     "04-lstm-gru": "lstm_gru",
     "05-esn": "esn",
     "06-clockwork": "clockwork",
+    "07-music": "music",
 }
 
 
