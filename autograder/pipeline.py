@@ -25,7 +25,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import protection, resume, sandbox, scale
+from autograder import forkserver, protection, resume, sandbox, scale
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -304,6 +304,8 @@ def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[st
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     os.environ.update(job.kernel_env)
+    if job.kernel_name == forkserver.KERNEL_NAME:
+        forkserver.ensure_server(job.kernel_env)
     api = nbgrader_api(
         job.root,
         db_url=job.db_url,

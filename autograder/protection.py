@@ -15,7 +15,7 @@ import sys
 from functools import cache
 from pathlib import Path
 
-from autograder import guard, sandbox, scan
+from autograder import forkserver, guard, sandbox, scan
 from autograder.config import REPO, SOLUTIONS
 
 
@@ -37,9 +37,10 @@ def kernel_environment(
 ) -> tuple[str | None, dict]:
     """(kernel name, environment variables) for the grading kernels of `assignment`.
 
-    The kernel name is the sandbox's where this machine allows one, else None (the
-    notebook's own Python kernel, with a warning). `out/_nbgrader/jupyter` receives
-    the sandbox's kernelspec.
+    Kernels are forked from a warm process (autograder/forkserver.py) where the machine
+    allows it, and sandboxed (autograder/sandbox.py) where it allows that (else with a
+    warning). `out/_nbgrader/jupyter` receives the kernelspec; the kernel name is None
+    where neither works (the notebook's own Python kernel).
     """
     setup, tests = (), ()
     for notebook in notebooks:
@@ -60,25 +61,34 @@ def kernel_environment(
             "the hidden tests and write outside its folder",
             file=sys.stderr,
         )
+    else:
+        # The hidden checks the test cells import are loaded before their files are hidden.
+        preload = sorted(set(re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))))
+        env[sandbox.POLICY_ENV] = sandbox.policy(
+            hide=[
+                REPO,
+                Path(submissions).resolve(),
+                Path(out).resolve(),
+                Path.home(),
+                "/home",
+                "/root",
+            ],
+            keep=[REPO / "rnncourse"],
+            preload=preload,
+            notebook_timeout=limits.notebook_timeout,
+            memory_bytes=limits.memory_bytes,
+        )
+    kernelspecs = Path(out) / "_nbgrader" / "jupyter"
+    if forkserver.available():  # kernels forked from a warm process (then sandboxed)
+        forkserver.install_kernelspec(kernelspecs)
+        name = forkserver.KERNEL_NAME
+    elif not reason:  # GPU graders: a fresh sandboxed process per kernel
+        sandbox.install_kernelspec(kernelspecs)
+        name = sandbox.KERNEL_NAME
+    else:
         return None, env
-    # The hidden checks the test cells import are loaded before their files are hidden.
-    preload = sorted(set(re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))))
-    env[sandbox.POLICY_ENV] = sandbox.policy(
-        hide=[
-            REPO,
-            Path(submissions).resolve(),
-            Path(out).resolve(),
-            Path.home(),
-            "/home",
-            "/root",
-        ],
-        keep=[REPO / "rnncourse"],
-        preload=preload,
-        notebook_timeout=limits.notebook_timeout,
-        memory_bytes=limits.memory_bytes,
-    )
-    env["JUPYTER_PATH"] = str(sandbox.install_kernelspec(Path(out) / "_nbgrader" / "jupyter"))
-    return sandbox.KERNEL_NAME, env
+    env["JUPYTER_PATH"] = str(kernelspecs)
+    return name, env
 
 
 def scan_submission(root: Path, assignment: str, student: str) -> list[str]:

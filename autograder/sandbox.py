@@ -66,16 +66,15 @@ def unavailable_reason() -> str | None:
     return None
 
 
-def install_kernelspec(folder: Path) -> Path:
-    """Write the sandbox kernelspec under `folder`/kernels; returns `folder`, which
-    goes on JUPYTER_PATH so that jupyter_client finds it."""
+def install_kernelspec(folder: Path) -> None:
+    """Write the sandbox kernelspec under `folder`/kernels (it goes on JUPYTER_PATH, so
+    that jupyter_client finds it): a fresh process per kernel, for GPU graders."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     argv = [shutil.which("unshare"), "--mount", "--propagation", "private"]
     argv += [sys.executable, "-m", "autograder.sandbox", "-f", "{connection_file}"]
     kernel = {"argv": argv, "display_name": "Python 3 (grading sandbox)", "language": "python"}
     (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
-    return Path(folder)
 
 
 def policy(*, hide, keep, preload, notebook_timeout, memory_bytes) -> str:
@@ -160,20 +159,34 @@ def _processes_of(uid: int) -> list[int]:
     return pids
 
 
-def main(argv: list[str]) -> None:
-    settings = json.loads(os.environ.pop(POLICY_ENV))
-    connection_file = argv[argv.index("-f") + 1]
-    connection = json.loads(Path(connection_file).read_text())
-    workdir = os.getcwd()
-    socket_dir = os.path.dirname(connection["ip"])
-    uid = UID_BASE + os.getpid()
+def unshare_mounts() -> None:
+    """Give this process a private mount namespace (what `unshare --mount --propagation
+    private` does for a freshly started kernel); for kernels forked by autograder/forkserver.py."""
+    import ctypes
 
-    # 1. What the hidden tests import, loaded while its files are still visible.
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(0x00020000) != 0:  # CLONE_NEWNS
+        raise OSError(ctypes.get_errno(), "unshare(CLONE_NEWNS) failed")
+    _mount("--make-rprivate", "/")
+
+
+def preload(settings: dict) -> None:
+    """1. What the hidden tests import, loaded while its files are still visible."""
     import importlib
 
     for name in settings["preload"]:
         importlib.import_module(name)
-    import autograder.guard  # noqa: F401  (the IPython extension loaded below)
+    import autograder.guard  # noqa: F401  (the IPython extension the kernel loads)
+
+
+def enter(settings: dict, connection_file: str) -> str:
+    """2-5. Hide the secrets, set the limits, start the watchdog and become the kernel's
+    own user; in a private mount namespace, in the student's folder. Returns the
+    connection file the kernel (now unprivileged) reads."""
+    connection = json.loads(Path(connection_file).read_text())
+    workdir = os.getcwd()
+    socket_dir = os.path.dirname(connection["ip"])
+    uid = UID_BASE + os.getpid()
 
     # 2-3. Hide the secrets, keep what the kernel needs, private temporary folders.
     keep = [workdir, socket_dir, sys.prefix, sys.base_prefix, *settings["keep"]]
@@ -206,11 +219,22 @@ def main(argv: list[str]) -> None:
     os.setuid(uid)
     os.environ.update(HOME="/tmp", TMPDIR="/tmp", IPYTHONDIR="/tmp/.ipython")
     os.environ["MPLCONFIGDIR"] = "/tmp/.matplotlib"
+    return private_connection
 
+
+def launch(connection_file: str, options: list[str]) -> None:
+    """Run the IPython kernel (with the guard, given in `options`) until it shuts down."""
     from ipykernel.kernelapp import IPKernelApp
 
-    rest = argv[argv.index("-f") + 2 :]
-    IPKernelApp.launch_instance(argv=["-f", private_connection, *rest])
+    IPKernelApp.launch_instance(argv=["-f", connection_file, *options])
+
+
+def main(argv: list[str]) -> None:
+    """A freshly started kernel (GPU graders, where kernels are not forked)."""
+    settings = json.loads(os.environ.pop(POLICY_ENV))
+    preload(settings)
+    connection_file = enter(settings, argv[argv.index("-f") + 1])
+    launch(connection_file, argv[argv.index("-f") + 2 :])
 
 
 if __name__ == "__main__":
