@@ -127,6 +127,7 @@ def serve(path: str) -> None:
 
     from autograder import sandbox
 
+    parent = os.getppid()  # first: the grading process may be gone by the time we are ready
     policy = json.loads(os.environ.get(sandbox.POLICY_ENV) or "null")
     # As ipykernel would set it, before matplotlib is imported: plots go to the notebook.
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
@@ -140,7 +141,6 @@ def serve(path: str) -> None:
     sys.stdout.write("ready\n")
     sys.stdout.flush()
 
-    parent = os.getppid()
     kernels = {}  # proxy connection -> kernel pid
     try:
         while os.getppid() == parent:  # the grading process is gone: stop
@@ -148,7 +148,12 @@ def serve(path: str) -> None:
             for conn in ready:
                 if conn is listener:
                     conn, _ = listener.accept()
-                    pid = _fork_kernel(conn, listener, kernels)
+                    try:
+                        pid = _fork_kernel(conn, listener, kernels)
+                    except (OSError, ValueError, KeyError) as error:  # a bad request
+                        print(f"fork server: refused a request ({error!r})", file=sys.stderr)
+                        conn.close()
+                        continue
                     if pid:
                         kernels[conn] = pid
                 elif not conn.recv(1):  # the proxy has gone: so does its kernel
@@ -247,6 +252,7 @@ def _reap(kernels: dict) -> None:
 
 
 def proxy(argv: list[str]) -> int:
+    parent = os.getppid()
     connection_file, rest = argv[0], argv[1:]
     conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     conn.connect(os.environ[SOCKET_ENV])
@@ -263,7 +269,6 @@ def proxy(argv: list[str]) -> int:
     kernel = json.loads(reply)["pid"]
     for number in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
         signal.signal(number, lambda number, _: _forward(kernel, number))
-    parent = os.getppid()
     conn.settimeout(0.5)
     while os.getppid() == parent:  # the grader is gone: closing the connection ends the kernel
         try:

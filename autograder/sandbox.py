@@ -1,12 +1,12 @@
 """A grading kernel that cannot see the answers, harm the grader, or touch other students.
 
-nbgrader starts every grading kernel through the kernelspec that `install_kernelspec`
-writes, whose command is
+Every grading kernel gets its own view of the file system: a kernel forked by
+autograder/forkserver.py calls `unshare_mounts`; on GPU graders, where kernels start
+afresh, the kernelspec that `install_kernelspec` writes runs
 
     unshare --mount --propagation private  python -m autograder.sandbox -f CONNECTION_FILE
 
-so the kernel gets its own view of the file system. Before any student code runs,
-`main` (as root, single-threaded):
+Then, before any student code runs, as root and single-threaded (`preload`, `enter`):
 
 1. imports the hidden checks the test cells will need, while their files are visible;
 2. covers the secrets with empty in-memory folders: the repository (solutions, hidden

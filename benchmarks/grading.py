@@ -4,15 +4,17 @@
 
 Builds a class in a temporary folder: for every assignment, students who hand
 in the reference solution, a known mistake (partly wrong), the blank release,
-or a broken file, in turn. Then grades it twice, one after the other:
+or a broken file, in turn. Then grades each assignment twice, one after the other
+(so that both graders meet the same load on a busy machine):
 
 - stock: nbgrader's own `autograde` with its default settings, one notebook
   after another, as `nbgrader autograde ASSIGNMENT` runs it;
 - ours: `python -m autograder grade` (guarded, sandboxed kernels where the machine
   allows, feedback pages, grades.csv and the summary), `--workers` notebooks at a time.
 
-Prints notebooks per minute for both and their ratio. Machines are noisy:
-run it a few times and compare ratios, not absolute numbers.
+Prints the seconds per assignment, notebooks per minute for both and their
+ratios. Machines are noisy: run it a few times and compare ratios, not absolute
+numbers.
 """
 
 import argparse
@@ -39,10 +41,11 @@ from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
 
 
-def make_class(root: Path, students: int) -> int:
+def make_class(root: Path, students: int, assignments: list[str]) -> int:
     """Write `students` submissions per assignment; return the number of notebooks."""
     count = 0
-    for assignment, spec in EXERCISE_SPECS.items():
+    for assignment in assignments:
+        spec = EXERCISE_SPECS[assignment]
         mistakes, _ = for_assignment(assignment)
         release = (pipeline.EXERCISES / assignment / f"{spec.notebook}.ipynb").read_text()
         for i in range(students):
@@ -74,37 +77,26 @@ def stock_config(root: Path) -> Config:
     return c
 
 
-def grade_stock(submissions: Path, work: Path) -> None:
-    """nbgrader's autograde over every submission, sequentially, with the course's settings."""
-    for assignment in EXERCISE_SPECS:
-        root = work / assignment
-        for student in sorted(submissions.iterdir()):
-            shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
-        api = NbGraderAPI(config=stock_config(root))
-        generated = api.generate_assignment(assignment, force=True)
-        if not generated["success"]:
-            raise SystemExit(f"stock nbgrader could not generate {assignment}: {generated['log']}")
-        for student in sorted(p.name for p in (root / "submitted").iterdir()):
-            api.autograde(assignment, student, force=True, create=True)
+def grade_stock(submissions: Path, work: Path, assignment: str) -> None:
+    """nbgrader's autograde over every submission, one after another, with its defaults."""
+    root = work / assignment
+    for student in sorted(submissions.iterdir()):
+        shutil.copytree(student / assignment, root / "submitted" / student.name / assignment)
+    api = NbGraderAPI(config=stock_config(root))
+    generated = api.generate_assignment(assignment, force=True)
+    if not generated["success"]:
+        raise SystemExit(f"stock nbgrader could not generate {assignment}: {generated['log']}")
+    for student in sorted(p.name for p in (root / "submitted").iterdir()):
+        api.autograde(assignment, student, force=True, create=True)
 
 
-def grade_ours(submissions: Path, work: Path, workers: int | None) -> None:
-    for assignment in EXERCISE_SPECS:
-        command = [
-            sys.executable,
-            "-m",
-            "autograder",
-            "grade",
-            "--assignment",
-            assignment,
-            "--submissions",
-            str(submissions),
-            "--out",
-            str(work / assignment),
-        ]
-        if workers:
-            command += ["--workers", str(workers)]
-        subprocess.run(command, cwd=REPO, check=True, capture_output=True)
+def grade_ours(submissions: Path, work: Path, assignment: str, workers: int | None) -> None:
+    """`python -m autograder grade`, as an instructor runs it."""
+    command = [sys.executable, "-m", "autograder", "grade", "--assignment", assignment]
+    command += ["--submissions", str(submissions), "--out", str(work / assignment)]
+    if workers:
+        command += ["--workers", str(workers)]
+    subprocess.run(command, cwd=REPO, check=True, capture_output=True)
 
 
 def main() -> None:
@@ -112,30 +104,37 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--students", type=int, default=60)
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--assignments", nargs="*", default=list(EXERCISE_SPECS))
     args = parser.parse_args()
     os.environ["PYTHONPATH"] = str(REPO)
     # nbgrader runs `alembic` and `jupyter` from this Python's folder.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
+    times = {}  # (grader, assignment) -> seconds
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        notebooks = make_class(tmp / "submissions", args.students)
-        times = {}
-        for name, run in (
-            ("stock nbgrader", lambda: grade_stock(tmp / "submissions", tmp / "stock")),
-            ("ours", lambda: grade_ours(tmp / "submissions", tmp / "ours", args.workers)),
-        ):
+        notebooks = make_class(tmp / "submissions", args.students, args.assignments)
+        for assignment in args.assignments:  # side by side, assignment by assignment
+            submissions = tmp / "submissions"
             start = time.perf_counter()
-            run()
-            times[name] = time.perf_counter() - start
+            grade_stock(submissions, tmp / "stock", assignment)
+            times["stock", assignment] = time.perf_counter() - start
+            start = time.perf_counter()
+            grade_ours(submissions, tmp / "ours", assignment, args.workers)
+            times["ours", assignment] = time.perf_counter() - start
     cores = os.cpu_count()
     print(
-        f"{notebooks} notebooks ({args.students} students x {len(EXERCISE_SPECS)} "
+        f"{notebooks} notebooks ({args.students} students x {len(args.assignments)} "
         f"assignments), {cores} cores, workers={args.workers or cores}"
     )
-    for name, seconds in times.items():
-        print(f"  {name:15s} {seconds:7.1f} s   {notebooks / seconds * 60:6.1f} notebooks/min")
-    print(f"  speed-up: {times['stock nbgrader'] / times['ours']:.2f}x")
-    print(json.dumps({k: round(v, 1) for k, v in times.items()}))
+    print(f"  {'assignment':20s} {'stock s':>8s} {'ours s':>8s} {'speed-up':>8s}")
+    for assignment in args.assignments:
+        stock, ours = times["stock", assignment], times["ours", assignment]
+        print(f"  {assignment:20s} {stock:8.1f} {ours:8.1f} {stock / ours:7.2f}x")
+    total = {name: sum(t for (n, _), t in times.items() if n == name) for name in ("stock", "ours")}
+    for name, seconds in total.items():
+        print(f"  {name:8s} {seconds:7.1f} s   {notebooks / seconds * 60:6.1f} notebooks/min")
+    print(f"  speed-up: {total['stock'] / total['ours']:.2f}x")
+    print(json.dumps({f"{n} {a}": round(t, 1) for (n, a), t in times.items()}))
 
 
 if __name__ == "__main__":

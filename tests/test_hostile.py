@@ -9,12 +9,13 @@ pipeline; every test below reads its outcome. The sandbox parts need Linux and r
 import csv
 import hashlib
 import html
+import json
 import os
 
 import nbformat
 import pytest
 
-from autograder import pipeline, sandbox
+from autograder import forkserver, pipeline, sandbox
 from helpers import student_notebook, write_submission
 
 A, NB = "01-activations", "activations"
@@ -280,3 +281,21 @@ def test_leftover_kernel_processes_are_gone(graded):
         if pid.isdigit() and os.stat(f"/proc/{pid}").st_uid >= sandbox.UID_BASE
     ]
     assert [pid for pid in kernels if cwd(pid).startswith(str(out))] == []
+
+
+def test_fresh_sandboxed_kernels_as_on_gpu_graders(tmp_path, monkeypatch):
+    """GPU graders start every kernel afresh (CUDA does not survive a fork), in the
+    same sandbox."""
+    needs_sandbox()
+    monkeypatch.setattr(forkserver, "available", lambda: False)
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    for student in ("reference", "read-hidden"):
+        write_submission(subs, student, A, NB, CLASS[student][0])
+    pipeline.grade(A, subs, out, limits=LIMITS)
+    spec = next((out / "_nbgrader" / "jupyter" / "kernels").glob("*/kernel.json"))
+    assert "autograder.sandbox" in json.loads(spec.read_text())["argv"]
+    with open(out / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert float(rows["reference"]["score"]) == FULL
+    feedback = html.unescape((out / "feedback" / "read-hidden" / A / f"{NB}.html").read_text())
+    assert feedback.count("No such file or directory") == 2  # hidden checks, solutions
