@@ -104,15 +104,13 @@ def ensure_server(env: dict) -> None:
 
 def stop_server() -> None:
     global _server
+    import shutil
+
     if _server:
         _, process, path = _server
         process.terminate()
         process.wait()
-        for leftover in (path, os.path.dirname(path)):
-            try:
-                os.unlink(leftover) if leftover == path else os.rmdir(leftover)
-            except OSError:
-                pass
+        shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         _server = None
         os.environ.pop(SOCKET_ENV, None)
 
