@@ -32,10 +32,10 @@ class LSTMClassifier(nn.Module):
 
     def forward(self, ids, lengths):
         vectors = self.embedding(ids)
-        packed = pack_padded_sequence(
+        sequences = pack_padded_sequence(
             vectors, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        _, (h_n, _) = self.lstm(packed)
+        _, (h_n, _) = self.lstm(sequences)
         return self.head(h_n[-1])
 """
 
@@ -184,10 +184,10 @@ MISTAKES = [
         "LSTMClassifier",
         "test_lstm",
         _LSTM,
-        """        packed = pack_padded_sequence(
+        """        sequences = pack_padded_sequence(
             vectors, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        _, (h_n, _) = self.lstm(packed)
+        _, (h_n, _) = self.lstm(sequences)
         return self.head(h_n[-1])""",
         """        outputs, _ = self.lstm(vectors)
         return self.head(outputs[:, -1])""",
@@ -208,9 +208,9 @@ MISTAKES = [
         "LSTMClassifier",
         "test_lstm",
         _LSTM,
-        """        _, (h_n, _) = self.lstm(packed)
+        """        _, (h_n, _) = self.lstm(sequences)
         return self.head(h_n[-1])""",
-        """        _, (_, c_n) = self.lstm(packed)
+        """        _, (_, c_n) = self.lstm(sequences)
         return self.head(c_n[-1])""",
         "classify from the hidden state h_n, not from the cell state c_n",
     ),
@@ -229,12 +229,12 @@ MISTAKES = [
         "test_lstm",
         _LSTM,
         """        vectors = self.embedding(ids)
-        packed = pack_padded_sequence(
+        sequences = pack_padded_sequence(
             vectors, lengths.cpu(), batch_first=True, enforce_sorted=False
         )""",
         """        lengths, order = lengths.sort(descending=True)
         vectors = self.embedding(ids[order])
-        packed = pack_padded_sequence(vectors, lengths.cpu(), batch_first=True)""",
+        sequences = pack_padded_sequence(vectors, lengths.cpu(), batch_first=True)""",
         "after sorting the batch by length, put the results back in the batch's order "
         "(or let enforce_sorted=False do both)",
     ),
@@ -252,10 +252,10 @@ MISTAKES = [
         "LSTMClassifier",
         "test_lstm",
         _LSTM,
-        """        packed = pack_padded_sequence(
+        """        sequences = pack_padded_sequence(
             vectors, lengths.cpu(), batch_first=True, enforce_sorted=False
         )
-        _, (h_n, _) = self.lstm(packed)
+        _, (h_n, _) = self.lstm(sequences)
         return self.head(h_n[-1])""",
         """        outputs, _ = self.lstm(vectors)
         return self.head(outputs.mean(dim=1))""",
