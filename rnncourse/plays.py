@@ -100,8 +100,8 @@ def play_paths() -> dict[str, Path]:
 
 
 def parse_speeches(markdown: str) -> list[str]:
-    """The speeches of one play, in order, as plain text: stage directions (`_..._`),
-    headings and speakers' names removed; a speech interrupted by a stage direction
+    """The speeches of one play, in order, as plain text: stage directions (`_..._` and
+    `[...]`), headings and speakers' names removed; a speech interrupted by a stage direction
     continues until the next speaker or scene."""
     markdown = re.sub(r"_[^_]*_", " ", markdown)  # stage directions, also over several lines
     speeches, current = [], None
@@ -113,8 +113,9 @@ def parse_speeches(markdown: str) -> list[str]:
             current = []
             speeches.append(current)
         elif line and current is not None:
-            current.append(line.replace("\\", ""))
-    return [" ".join(lines) for lines in speeches if lines]
+            line = re.sub(r"\[[^\]]*\]", " ", line.replace("\\", ""))  # [Aside], [Reads]
+            current.append(line.replace("_", " ").strip())  # an unpaired underscore
+    return [" ".join(lines).strip() for lines in speeches if any(lines)]
 
 
 @cache
