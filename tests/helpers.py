@@ -40,6 +40,12 @@ EXERCISE_SPECS = {
     "07-music": Exercise(
         "music", 30, ("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"
     ),
+    "08-plays": Exercise(
+        "plays",
+        30,
+        ("average_embeddings", "test_average"),
+        "average_embeddings: 6 of 6 points",
+    ),
 }
 
 

@@ -14,6 +14,7 @@ CHAPTERS = [
     "book/05-esn/echo-state-networks.html",
     "book/06-clockwork/clockwork-rnn.html",
     "book/07-music/composing-melodies.html",
+    "book/08-plays/which-play.html",
 ]
 
 

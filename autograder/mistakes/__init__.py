@@ -39,6 +39,7 @@ MODULES = {
     "05-esn": "esn",
     "06-clockwork": "clockwork",
     "07-music": "music",
+    "08-plays": "plays",
 }
 
 
