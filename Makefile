@@ -21,8 +21,13 @@ release: install
 	$(BIN)/python -m autograder release
 
 # The HTML book in _build/html, every chapter executed (cached by jupyter-cache).
+# A changed table of contents or configuration changes every page's sidebar: then all
+# pages are written again (an incremental build would keep their old sidebars).
+BUILT := _build/.built
+REWRITE_ALL = $(shell test -f $(BUILT) -a ! _toc.yml -nt $(BUILT) -a ! _config.yml -nt $(BUILT) || echo --all)
 book: release
-	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going .
+	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going $(REWRITE_ALL) .
+	touch $(BUILT)
 
 test: book
 	$(BIN)/python -m pytest
