@@ -12,6 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
+# Assignments whose test cells run in the checker (autograder/checker.py), outside the
+# student's kernel, so that student code can neither read nor forge them. The others
+# still run their tests in the kernel (guarded: autograder/guard.py), until ported.
+CHECKED_ASSIGNMENTS = {"01-activations", "02-bptt"}
+
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120
 # Seconds a whole notebook may run (in the sandbox) before its kernel is killed.
@@ -44,6 +49,7 @@ def nbgrader_config(
     db_url: str | None = None,
     cell_timeout: int = CELL_TIMEOUT,
     kernel_name: str | None = None,
+    checked: bool = False,
 ) -> Config:
     """nbgrader's configuration for a course folder at `root`.
 
@@ -70,6 +76,15 @@ def nbgrader_config(
     ]
     if kernel_name:
         c.Execute.kernel_name = kernel_name
+    if checked:  # the test cells run in the checker, not in the kernel
+        from nbgrader.converters.autograde import Autograde
+
+        from autograder.checked_execute import CheckedExecute
+
+        c.Autograde.autograde_preprocessors = [
+            CheckedExecute if p.__name__ == "Execute" else p
+            for p in Autograde.class_traits()["autograde_preprocessors"].default()
+        ]
     # Kernels talk over Unix sockets named after this process, not TCP ports: parallel
     # graders picking free TCP ports at the same moment can pick the same one, and the
     # second kernel then dies at start-up ("Address already in use").

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder import forkserver, guard, sandbox, scan
-from autograder.config import REPO, SOLUTIONS
+from autograder.config import CHECKED_ASSIGNMENTS, REPO, SOLUTIONS
 
 
 @cache  # read once per grading, not once per student
@@ -30,6 +30,23 @@ def locked_cells(assignment: str, notebook: str) -> tuple[tuple[str, ...], tuple
         if cell["cell_type"] == "code" and meta.get("locked"):
             (tests if meta.get("grade") else setup).append("".join(cell["source"]))
     return tuple(setup), tuple(tests)
+
+
+@cache
+def locked_cells_by_id(assignment: str, notebook: str) -> tuple[list[str], dict[str, str]]:
+    """(setup cell sources, test cell source by grade id) of a solution notebook: what the
+    checker (autograder/checker.py) runs, hidden tests included."""
+    setup, tests = [], {}
+    path = SOLUTIONS / assignment / f"{notebook}.ipynb"
+    for cell in json.loads(path.read_text())["cells"]:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell["cell_type"] == "code" and meta.get("locked"):
+            source = "".join(cell["source"])
+            if meta.get("grade"):
+                tests[meta["grade_id"]] = source
+            else:
+                setup.append(source)
+    return setup, tests
 
 
 def kernel_environment(
@@ -62,8 +79,12 @@ def kernel_environment(
             file=sys.stderr,
         )
     else:
-        # The hidden checks the test cells import are loaded before their files are hidden.
-        preload = sorted(set(re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))))
+        # Where the kernel runs the tests, the hidden checks they import are loaded
+        # before their files are hidden; where the checker runs them, never.
+        preload = []
+        if assignment not in CHECKED_ASSIGNMENTS:
+            found = re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))
+            preload = sorted(set(found))
         env[sandbox.POLICY_ENV] = sandbox.policy(
             hide=[
                 REPO,

@@ -15,6 +15,7 @@ from collections.abc import Callable
 import torch
 from torch.overrides import TorchFunctionMode
 
+from rnncourse import observing
 from rnncourse.devices import available_devices
 from rnncourse.simulated_gpu import simulated_gpu
 
@@ -156,15 +157,68 @@ class forbid_torch_functions(TorchFunctionMode):
     def __init__(self, *names: str):
         super().__init__()
         self.names = set(names)
+        self.violations = []  # kept even if the code under test catches the error
+        self._recorded = None
+
+    def __enter__(self):
+        self._recorded = observing.instrument("forbid", sorted(self.names))
+        self._recorded.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._recorded.__exit__(None, None, None)
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "").removeprefix("special_").rstrip("_")
         if name in self.names:
-            raise CheckFailed(
+            message = (
                 f"your code calls torch's built-in `{name}`; build it from elementary "
                 "operations (exp, log1p, where, clamp, ...) instead"
             )
+            self.violations.append(message)
+            raise CheckFailed(message)
         return func(*args, **(kwargs or {}))
+
+
+class forbid_autograd:
+    """Fail if code inside the block asks autograd for gradients (and run it without
+    building a graph): for functions that must compute gradients by hand."""
+
+    TARGETS = [
+        (torch.autograd, "grad"),
+        (torch.autograd, "backward"),
+        (torch.Tensor, "backward"),
+        (torch.func, "grad"),
+        (torch.func, "vjp"),
+    ]
+    MESSAGE = "your code calls autograd; compute the gradients by hand"
+
+    def __init__(self):
+        self.violations = []
+
+    def __enter__(self):
+        def refuse(*args, **kwargs):
+            self.violations.append(self.MESSAGE)
+            raise CheckFailed(self.MESSAGE)
+
+        self._saved = [(owner, name, getattr(owner, name)) for owner, name in self.TARGETS]
+        for owner, name, _ in self._saved:
+            setattr(owner, name, refuse)
+        self._no_grad = torch.no_grad()
+        self._no_grad.__enter__()
+        self._recorded = observing.instrument("no_autograd")
+        self._recorded.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._recorded.__exit__(None, None, None)
+        self._no_grad.__exit__(*exc)
+        for owner, name, original in self._saved:
+            setattr(owner, name, original)
+        return False
 
 
 @contextlib.contextmanager
@@ -174,6 +228,10 @@ def replaced(namespace: dict, **values):
     A test cell uses it to check one function with correct versions of the
     functions it calls, so that one mistake costs points in one place only.
     """
+    if hasattr(namespace, "lend"):  # a grader's view of a student's kernel (autograder/checker.py)
+        with namespace.lend(values):
+            yield
+        return
     missing = object()
     saved = {name: namespace.get(name, missing) for name in values}
     namespace.update(values)
@@ -232,12 +290,14 @@ class Checks:
         self.title = title
         self.points = float(points)
         self.results = []  # (name, weight, status, message); status: PASS, FAIL or NOT RUN
+        self.observed = []  # per check: did it rest on instruments in the student's process?
         self.hints = []  # (function name, hint) from rnncourse.diagnosis
 
     def check(self, name: str, weight: float, fn: Callable[[], object]) -> bool:
         """Run `fn()`; the check passes if it returns without raising."""
         message = ""
         status = "FAIL"
+        calls_before = observing.INSTRUMENTED_CALLS[0]
         try:
             with silenced():
                 fn()
@@ -251,6 +311,7 @@ class Checks:
         except (Exception, SystemExit) as error:  # student code may raise anything
             message = f"raised {type(error).__name__}: {error}"
         self.results.append((name, float(weight), status, message))
+        self.observed.append(observing.INSTRUMENTED_CALLS[0] != calls_before)
         return status == "PASS"
 
     def on_each_device(self, name: str, weight: float, fn: Callable[[torch.device], object]):
@@ -296,18 +357,42 @@ class Checks:
         if hint:
             self.hints.append((name, hint))
 
+    def report(self, *, distrust_instruments: bool = False) -> tuple[float, list[str]]:
+        """(points earned, one line per check). With `distrust_instruments`, a check that
+        rested on instruments in the student's process fails (a grader found them
+        tampered with)."""
+        results = self.results
+        if distrust_instruments:
+            results = [
+                (name, weight, "FAIL", TAMPERED) if observed else (name, weight, status, message)
+                for (name, weight, status, message), observed in zip(
+                    self.results, self.observed, strict=True
+                )
+            ]
+        # A check that could not run here counts neither for nor against.
+        total = sum(weight for _, weight, status, _ in results if status != "NOT RUN")
+        earned = sum(weight for _, weight, status, _ in results if status == "PASS")
+        points = round(self.points * earned / total, 4) if total else 0.0
+        lines = [f"{self.title}: {points:g} of {self.points:g} points"]
+        if sum(weight for _, weight, _, _ in results) < self.points:
+            lines.append("  (visible checks only; more checks are added when your work is graded)")
+        for name, weight, status, message in results:
+            lines.append(
+                f"  {status} ({weight:g}) {name}" + (f"\n        {message}" if message else "")
+            )
+        if any(status == "FAIL" for _, _, status, _ in results):
+            for name, hint in self.hints:
+                lines.append(f"  HINT your {name} behaves like a known mistake: {hint}")
+        return float(points), lines
+
     def score(self) -> float:
         """Print one line per check and return the points earned, as a plain float."""
-        # A check that could not run here counts neither for nor against.
-        total = sum(weight for _, weight, status, _ in self.results if status != "NOT RUN")
-        earned = sum(weight for _, weight, status, _ in self.results if status == "PASS")
-        points = round(self.points * earned / total, 4) if total else 0.0
-        print(f"{self.title}: {points:g} of {self.points:g} points")
-        if sum(weight for _, weight, _, _ in self.results) < self.points:
-            print("  (visible checks only; more checks are added when your work is graded)")
-        for name, weight, status, message in self.results:
-            print(f"  {status} ({weight:g}) {name}" + (f"\n        {message}" if message else ""))
-        if any(status == "FAIL" for _, _, status, _ in self.results):
-            for name, hint in self.hints:
-                print(f"  HINT your {name} behaves like a known mistake: {hint}")
-        return float(points)
+        points, lines = self.report()
+        print("\n".join(lines))
+        return points
+
+
+TAMPERED = (
+    "this check watches your code from inside your kernel, and that watching was "
+    "found switched off or lying (see the flags): no points"
+)

@@ -57,6 +57,19 @@ def _on_cpu(value):
 class simulated_gpu(TorchFunctionMode):
     """Run a block as if a GPU were present: see the module docstring."""
 
+    def __enter__(self):
+        from rnncourse import observing
+
+        self._recorded = observing.instrument("simulated_gpu")
+        self._recorded.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._recorded.__exit__(None, None, None)
+
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         # Where does the call ask the result to go? (device=..., .to('cuda'), .cuda(), .cpu())

@@ -6,7 +6,6 @@ in (forward), autograd through `nn.RNN` in float64 (backward),
 one chunk at a time with a hand-written SGD update (truncated BPTT).
 """
 
-import contextlib
 import math
 from collections.abc import Callable
 
@@ -22,6 +21,7 @@ from rnncourse.checks import (
     expect_same_training,
     expect_tensor,
     expect_unchanged,
+    forbid_autograd,
     forbid_torch_functions,
 )
 from rnncourse.models import SequenceRegressor
@@ -148,31 +148,6 @@ def rnn_forward_checks(checks: Checks, fn: Callable) -> None:
 # ---------------------------------------------------------------------------
 # rnn_backward
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def forbid_autograd():
-    """Fail if code inside the block asks autograd for gradients."""
-
-    def refuse(*args, **kwargs):
-        raise CheckFailed("your rnn_backward calls autograd; compute the gradients by hand")
-
-    targets = [
-        (torch.autograd, "grad"),
-        (torch.autograd, "backward"),
-        (torch.Tensor, "backward"),
-        (torch.func, "grad"),
-        (torch.func, "vjp"),
-    ]
-    saved = [(owner, name, getattr(owner, name)) for owner, name in targets]
-    try:
-        for owner, name, _ in saved:
-            setattr(owner, name, refuse)
-        with torch.no_grad():
-            yield
-    finally:
-        for owner, name, original in saved:
-            setattr(owner, name, original)
 
 
 def expect_gradients(got, want: dict, *, rtol, atol, where: str):

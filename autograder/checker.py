@@ -1,0 +1,519 @@
+"""The checker: runs the hidden checks and decides every score, outside the student's kernel.
+
+The student's kernel is hostile ground: anything that runs there can be read or
+rewritten by the student's code. So when a notebook is graded, its test cells (visible
+and hidden checks, from `solutions/`) run here, in the grading process, which never
+runs student code. The names the student defined are proxies (`Remote`): calling one
+sends the arguments as data to the kernel's call server (rnncourse/remote.py), which
+calls the student's function there and sends back the result as data. A helper a
+test cell lends the student's code (`replaced(globals(), ...)`) stays here too: the
+student's code calls it back.
+
+Instruments that must run beside the student's code (forbidden built-ins, no
+autograd, the simulated GPU) still run in the kernel, so their verdicts are
+untrusted: between real calls the checker makes canary calls that an honest
+instrument must catch. One that lies or is switched off zeroes every check of the
+notebook that rested on instruments, and flags the submission.
+"""
+
+import builtins
+import contextlib
+import io
+import os
+import random
+import shutil
+import socket
+import tempfile
+import threading
+import time
+import warnings
+
+import torch
+
+from rnncourse import observing, wire
+from rnncourse.checks import CheckFailed, Checks
+from rnncourse.remote import (
+    CHECKER_ENV,
+    MUTABLE,
+    Peer,
+    ProtocolError,
+    import_public,
+    remote_exception,
+)
+
+# How often an instrumented call is followed by a canary (besides one per cell).
+CANARY_RATE = 0.25
+ACCEPT_TIMEOUT = 60.0  # seconds for a kernel to connect
+INTERRUPT_GRACE = 10.0  # seconds a kernel gets to answer after an interrupt
+
+
+class Remote:
+    """A function, class or object that lives in the student's kernel."""
+
+    __slots__ = ("_peer", "_handle")
+
+    def __init__(self, peer, handle):
+        self._peer, self._handle = peer, handle
+
+    def __call__(self, *args, **kwargs):
+        return self._peer.call(
+            {"t": "handle", "id": self._handle.id, "kind": "kernel"}, args, kwargs
+        )
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._peer.getattr(self._handle, name)
+
+    def __repr__(self):
+        return f"<{self._handle.kind} in the student's kernel>"
+
+
+def public_path(value) -> str | None:
+    """The dotted name under which `value` can be imported from public code, if any."""
+    module = getattr(value, "__module__", None) or ""
+    names = [getattr(value, "__qualname__", None), getattr(value, "__name__", None)]
+    candidates = [f"{module}.{n}" for n in names if n and module]
+    if getattr(value, "__name__", None):
+        candidates.append(f"torch.Tensor.{value.__name__}")
+    for path in candidates:
+        try:
+            if import_public(path) is value:
+                return path
+        except Exception:
+            continue
+    return None
+
+
+def _public_module(module: torch.nn.Module) -> bool:
+    """A module made only of public classes, with no hooks: it can be sent by value."""
+    for m in module.modules():
+        if public_path(type(m)) is None or any(
+            getattr(m, name) for name in vars(m) if name.endswith("hooks") and name.startswith("_")
+        ):
+            return False
+    return True
+
+
+class CheckerEncoder(wire.Encoder):
+    """The checker's values: public functions by name, modules of public classes,
+    optimizers and generators by value (copied back after the call), anything else
+    of ours as a handle the kernel can call back."""
+
+    INTERNALS = {"_parameters", "_buffers", "_modules", "_flat_weights", "_flat_weight_refs"}
+
+    def __init__(self, peer):
+        super().__init__()
+        self.peer = peer
+        self.outbound: list = []  # mutable objects sent, in the order the kernel reads them
+
+    def encode(self, value, depth: int = 0):
+        out = super().encode(value, depth)
+        if isinstance(out, dict) and out.get("t") in MUTABLE:
+            self.outbound.append(value)
+        return out
+
+    def other(self, value, depth):
+        if isinstance(value, Remote):
+            return {"t": "handle", "id": value._handle.id, "kind": "kernel"}
+        if isinstance(value, torch.Generator):
+            return {
+                "t": "generator",
+                "device": str(value.device),
+                "state": self.encode(value.get_state(), depth + 1),
+            }
+        if isinstance(value, torch.nn.Module) and _public_module(value):
+            attrs = {
+                k: v
+                for k, v in vars(value).items()
+                if k not in self.INTERNALS
+                and not (k.startswith("_") and k.endswith(("hooks", "set")))
+            }
+            return {
+                "t": "module",
+                "class": public_path(type(value)),
+                "attrs": self.encode(attrs, depth + 1),
+                "parameters": self.encode(dict(value._parameters), depth + 1),
+                "buffers": self.encode(dict(value._buffers), depth + 1),
+                "modules": self.encode(dict(value._modules), depth + 1),
+            }
+        if isinstance(value, torch.optim.Optimizer) and public_path(type(value)):
+            return {
+                "t": "optimizer",
+                "class": public_path(type(value)),
+                "groups": self.encode([dict(g) for g in value.param_groups], depth + 1),
+                "state_dict": self.encode(value.state_dict(), depth + 1),
+            }
+        if callable(value) and not isinstance(value, type | torch.nn.Module):
+            path = public_path(value)
+            if path:
+                return {"t": "ref", "v": path}
+        if isinstance(value, type) and public_path(value):
+            return {"t": "ref", "v": public_path(value)}
+        handle = self.peer.export(value, "checker")
+        return {"t": "handle", "id": handle.id, "kind": "checker"}
+
+
+class CheckerDecoder(wire.Decoder):
+    """Reads the kernel's answers: only data, handles (proxies, or our own objects) and
+    references to the objects we sent."""
+
+    def __init__(self, peer, header, data, outbound=()):
+        super().__init__(header.get("blobs", []), data)
+        self.peer, self.outbound = peer, outbound
+
+    def resolve(self, handle):
+        if handle.kind == "checker":
+            if handle.id not in self.peer.exports:
+                raise wire.WireError("a handle to an object the checker does not lend")
+            return self.peer.exports[handle.id]
+        return Remote(self.peer, handle)
+
+    def other(self, kind, value, depth):
+        if kind == "inbound":
+            i = value.get("i")
+            if not isinstance(i, int) or not 0 <= i < len(self.outbound):
+                raise wire.WireError("a reference to an object that was not sent")
+            return self.outbound[i]
+        return super().other(kind, value, depth)
+
+
+def copy_back(obj, state) -> None:
+    """Make our object `obj` what the call left of its copy in the kernel."""
+    if state is None:
+        return
+    if isinstance(obj, torch.Tensor) and isinstance(state, torch.Tensor):
+        with torch.no_grad():
+            if obj.shape == state.shape and obj.dtype == state.dtype:
+                obj.copy_(state)
+            else:
+                obj.data = state.detach()
+        if obj.is_leaf and (state.grad is None or state.grad.shape == obj.shape):
+            obj.grad = state.grad
+    elif isinstance(obj, list) and isinstance(state, list):
+        obj[:] = state
+    elif isinstance(obj, dict) and isinstance(state, dict):
+        obj.clear()
+        obj.update(state)
+    elif isinstance(obj, torch.nn.Module) and isinstance(state, dict):
+        for module, training in zip(obj.modules(), state.get("training", []), strict=False):
+            module.training = bool(training)
+    elif isinstance(obj, torch.optim.Optimizer) and isinstance(state, dict):
+        obj.load_state_dict(state)
+    elif isinstance(obj, torch.Generator) and isinstance(state, torch.Tensor):
+        obj.set_state(state.cpu())
+
+
+class CheckerPeer(Peer):
+    """The checker's end of one kernel's connection."""
+
+    def __init__(self, sock, *, call_timeout: float, interrupt, stop: threading.Event):
+        super().__init__(sock)
+        self.call_timeout, self.interrupt, self.stop = call_timeout, interrupt, stop
+        self.instruments_used: list = []  # specs of this cell's instrumented calls
+        self.tampered: list[str] = []  # what the canaries found
+        self.random = random.Random(os.urandom(8))
+
+    def receive(self):
+        """The next message; interrupts student code that runs too long, and gives up
+        when the kernel is gone or stops answering."""
+        deadline = time.monotonic() + self.call_timeout
+        interrupted = False
+        self.sock.settimeout(0.5)
+        while True:
+            try:
+                return wire.receive(self.sock)
+            except TimeoutError:
+                pass
+            except (OSError, EOFError) as error:
+                raise ProtocolError(f"the kernel stopped answering ({error})") from None
+            if self.stop.is_set():
+                raise ProtocolError("the kernel stopped answering")
+            if time.monotonic() > deadline:
+                if interrupted:
+                    raise ProtocolError("the kernel stopped answering after an interrupt")
+                self.interrupt()
+                interrupted = True
+                deadline = time.monotonic() + INTERRUPT_GRACE
+
+    def handle_request(self, message, data):
+        """A callback from student code: only to objects we lent."""
+        if message.get("op") not in ("call", "getattr"):
+            raise wire.WireError("the kernel may only call back what the checker lent it")
+        target = self.exports.get(message.get("target"))
+        if target is None:
+            raise wire.WireError("a call to an object the checker does not lend")
+        with torch._C.DisableTorchFunction():
+            decoder = CheckerDecoder(self, message, data)
+            args = decoder.decode(message.get("args"))
+            kwargs = decoder.decode(message.get("kwargs"))
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise wire.WireError("bad arguments")
+        with _quiet():
+            if message["op"] == "getattr":
+                value = getattr(target, str(args[0]) if args else "")
+            else:
+                value = target(*args, **{str(k): v for k, v in kwargs.items()})
+        with torch._C.DisableTorchFunction():
+            return wire.encode_message(CheckerEncoder(self), {}, value=value)
+
+    def get_global(self, name: str):
+        reply, data = self.request({"op": "global", "name": name, "blobs": []})
+        if "error" in reply:
+            raise KeyError(name)
+        return CheckerDecoder(self, reply, data).decode(reply.get("value"))
+
+    def getattr(self, handle, name: str):
+        target = {"t": "handle", "id": handle.id, "kind": "kernel"}
+        reply, data = self.request({"op": "getattr", "target": target, "name": name, "blobs": []})
+        if "error" in reply:
+            raise remote_exception(reply["error"])
+        return CheckerDecoder(self, reply, data).decode(reply.get("value"))
+
+    def call(self, target: dict, args, kwargs, *, instruments=None, canary=False):
+        """Call a function in the kernel; returns its result, or raises what it raised
+        (CheckFailed when an instrument caught it)."""
+        if instruments is None:
+            instruments = [list(spec) for spec in observing.ACTIVE]
+        if instruments and not canary:
+            observing.INSTRUMENTED_CALLS[0] += 1
+            self.instruments_used += [s for s in instruments if s not in self.instruments_used]
+        # Our own encoding must not trip the instruments active around the call (the
+        # helpers the kernel calls back meanwhile run under them, as they would in-process).
+        with torch._C.DisableTorchFunction():
+            encoder = CheckerEncoder(self)
+            header = {"op": "call", "target": target, "instruments": instruments}
+            header, blobs = wire.encode_message(
+                encoder, header, args=list(args), kwargs=dict(kwargs), rng=torch.get_rng_state()
+            )
+        reply, data = self.request(header, blobs)
+        with torch._C.DisableTorchFunction():
+            decoder = CheckerDecoder(self, reply, data, encoder.outbound)
+            value = decoder.decode(reply.get("value"))
+            states = decoder.decode(reply.get("copyback"))
+            rng = decoder.decode(reply.get("rng"))
+            if not isinstance(value, list) or len(value) != 1 or not isinstance(states, list):
+                raise wire.WireError("a malformed answer")
+            if len(states) != len(encoder.outbound):
+                raise wire.WireError("an answer about other objects than those sent")
+            for obj, state in zip(encoder.outbound, states, strict=True):
+                copy_back(obj, state)
+            if isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8:
+                with contextlib.suppress(RuntimeError):
+                    torch.set_rng_state(rng)
+        violations = [str(v)[:500] for v in reply.get("violations", []) if isinstance(v, str)]
+        if canary:
+            return value[0], reply.get("error"), violations
+        if instruments and self.random.random() < CANARY_RATE:
+            self.canaries(instruments)
+        if violations:
+            raise CheckFailed(violations[0])
+        if "error" in reply:
+            raise remote_exception(reply["error"])
+        return value[0]
+
+    # -- canaries ---------------------------------------------------------------
+
+    def canaries(self, specs) -> None:
+        """Calls an honest instrument must catch; a miss marks the notebook tampered."""
+        for spec in specs:
+            for target, args, honest in _canaries(spec):
+                try:
+                    value, error, violations = self.call(
+                        {"t": "ref", "v": target}, args, {}, instruments=[spec], canary=True
+                    )
+                except (ProtocolError, wire.WireError):
+                    raise
+                except Exception:
+                    continue
+                if not honest(value, error, violations):
+                    found = f"the kernel's `{spec[0]}` instrument did not catch {target}"
+                    if found not in self.tampered:
+                        self.tampered.append(found)
+
+
+def _canaries(spec):
+    """(public function, arguments, test of an honest answer) for an instrument."""
+    kind = spec[0]
+    if kind == "forbid":
+        for name in spec[1]:
+            for module in ("torch", "torch.nn.functional", "torch.special"):
+                path = f"{module}.{name}"
+                try:
+                    fn = import_public(path)
+                    with _quiet():
+                        fn(torch.randn(4))
+                except Exception:
+                    continue
+                yield path, (torch.randn(4),), lambda v, e, found: bool(found)
+                return
+    elif kind == "no_autograd":
+        yield "torch.autograd.grad", (torch.randn(1),), lambda v, e, found: bool(found)
+    elif kind == "simulated_gpu" and not torch.cuda.is_available():
+        from rnncourse.simulated_gpu import SimulatedCudaTensor
+
+        def on_gpu():
+            return torch.randn(3).as_subclass(SimulatedCudaTensor)
+
+        yield (
+            "torch.add",
+            (on_gpu(), torch.randn(3)),
+            lambda v, e, found: bool(e) and "simulated GPU" in str(e.get("message", "")),
+        )
+        yield (
+            "torch.zeros",
+            (3,),
+            lambda v, e, found: not e and isinstance(v, torch.Tensor) and v.device.type == "cpu",
+        )
+        yield (
+            "torch.zeros_like",
+            (on_gpu(),),
+            lambda v, e, found: not e and isinstance(v, torch.Tensor) and v.device.type == "cuda",
+        )
+
+
+@contextlib.contextmanager
+def _quiet():
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        warnings.simplefilter("ignore")
+        yield
+
+
+class StudentNamespace(dict):
+    """The globals a test cell runs with here: names it does not define itself are
+    looked up in the student's kernel (built-ins never are)."""
+
+    def __init__(self, peer_source):
+        super().__init__()
+        self._peer = peer_source  # a callable: the current cell's peer
+        self._cache = {}
+
+    def __missing__(self, name):
+        if name.startswith("__") or name in vars(builtins):
+            raise KeyError(name)
+        if name not in self._cache:
+            self._cache[name] = self._peer().get_global(name)
+        return self._cache[name]
+
+    def get(self, name, default=None):
+        try:
+            return self[name]
+        except KeyError:
+            return default
+
+    def forget(self):
+        self._cache.clear()
+
+    @contextlib.contextmanager
+    def lend(self, values: dict):
+        """`replaced(globals(), name=value)`: the student's code sees `value` under
+        `name` inside the block (as a handle it calls back, unless it is public)."""
+        peer = self._peer()
+        with torch._C.DisableTorchFunction():
+            header, blobs = wire.encode_message(CheckerEncoder(peer), {"op": "lend"}, values=values)
+        reply, _ = peer.request(header, blobs)
+        if "error" in reply:
+            raise remote_exception(reply["error"])
+        missing = object()
+        saved = {name: dict.get(self, name, missing) for name in values}
+        dict.update(self, values)
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                if value is missing:
+                    dict.pop(self, name, None)
+                else:
+                    dict.__setitem__(self, name, value)
+            peer.request({"op": "unlend", "blobs": []})
+
+
+class Session:
+    """Grading one notebook: a socket the kernel connects to, a namespace where the
+    notebook's setup and test cells run, and what each test cell earned."""
+
+    def __init__(self, setup_cells: list[str], test_cells: dict[str, str], *, call_timeout):
+        self.setup_cells, self.test_cells = setup_cells, test_cells
+        self.call_timeout = call_timeout
+        self.folder = tempfile.mkdtemp(prefix="rnncourse-checker-")  # 0700: ours alone
+        self.path = os.path.join(self.folder, "socket")
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(self.path)
+        self.listener.listen(1)
+        self.connection = None
+        self.peer = None
+        self.namespace = StudentNamespace(lambda: self.peer)
+        self.results: dict[str, Checks | str] = {}  # grade id -> its checks, or why none
+        self.tampered: list[str] = []
+        self.interrupt = lambda: None
+        self.set_up = False
+
+    def environment(self) -> dict:
+        return {CHECKER_ENV: self.path}
+
+    def close(self):
+        for sock in (self.connection, self.listener):
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def _connect(self, stop: threading.Event):
+        if self.connection is not None:
+            return
+        self.listener.settimeout(0.5)
+        deadline = time.monotonic() + ACCEPT_TIMEOUT
+        while self.connection is None:
+            try:
+                self.connection, _ = self.listener.accept()
+            except TimeoutError:
+                if stop.is_set() or time.monotonic() > deadline:
+                    raise ProtocolError("the kernel never connected to the checker") from None
+
+    def check_cell(self, grade_id: str, stop: threading.Event) -> None:
+        """Run the test cell `grade_id` here against the kernel (which is serving)."""
+        source = self.test_cells.get(grade_id)
+        if source is None:
+            self.results[grade_id] = "not a test cell of this assignment"
+            return
+        try:
+            self._connect(stop)
+            self.peer = CheckerPeer(
+                self.connection, call_timeout=self.call_timeout, interrupt=self.interrupt, stop=stop
+            )
+            self.peer.tampered = self.tampered
+            self.namespace.forget()
+            if not self.set_up:
+                self.set_up = True
+                for setup in self.setup_cells:
+                    with _quiet():
+                        exec(compile(setup, "<setup>", "exec"), self.namespace)
+            self.namespace.pop("checks", None)
+            with _quiet():
+                exec(compile(source, f"<{grade_id}>", "exec"), self.namespace)
+            checks = dict.get(self.namespace, "checks")
+            if not isinstance(checks, Checks):
+                raise RuntimeError("the test cell made no checks")
+            if self.peer.instruments_used:
+                self.peer.canaries(self.peer.instruments_used)
+            self.results[grade_id] = checks
+        except BaseException as error:  # noqa: BLE001 (whatever happened, this cell gets 0)
+            self.results[grade_id] = f"the checks could not run: {type(error).__name__}: {error}"
+        finally:
+            with contextlib.suppress(Exception):
+                if self.peer is not None and not stop.is_set():
+                    self.peer.request({"op": "release", "blobs": []})
+                    self.peer.request({"op": "done", "blobs": []})
+
+    def outcome(self, grade_id: str, points: float) -> tuple[float, str]:
+        """(points, report text) of a test cell, decided here."""
+        result = self.results.get(grade_id)
+        if isinstance(result, Checks):
+            earned, lines = result.report(distrust_instruments=bool(self.tampered))
+            return min(earned, points), "\n".join(lines)
+        reason = result or "the cell did not run"
+        return 0.0, f"0 of {points:g} points: {reason}"

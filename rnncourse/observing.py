@@ -1,0 +1,25 @@
+"""What instruments the code under test right now.
+
+The checks wrap some calls in instruments that must run beside the code they watch:
+a forbidden-function list, a ban on autograd, the simulated GPU. When work is graded,
+the checks run in the grader's own process and the student's code in the student's:
+each instrument then records itself here, and the grader sends the list along with
+every call, so that the student's process sets up the same instruments around it.
+"""
+
+import contextlib
+
+# Calls the grader made under instruments (each check notes whether it made any).
+INSTRUMENTED_CALLS = [0]
+# Instruments active now, outermost first: ["forbid", [names]], ["no_autograd"], ["simulated_gpu"].
+ACTIVE: list[list] = []
+
+
+@contextlib.contextmanager
+def instrument(*spec):
+    """Record `spec` as active inside the block."""
+    ACTIVE.append(list(spec))
+    try:
+        yield
+    finally:
+        ACTIVE.pop()

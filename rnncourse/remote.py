@@ -1,0 +1,413 @@
+"""The student's side of trusted grading: a call server in the grading kernel.
+
+When work is graded, the checks do not run in the student's kernel. They run in the
+grader's own process (the checker, autograder/checker.py), which never runs student
+code. At each graded cell the kernel runs `serve()` instead of the tests: it answers
+the checker's requests (look up a name, call a function, lend a helper) until the
+checker is done. Only data crosses (rnncourse/wire.py); objects that are not data
+stay where they are and travel as handles. The checker decides every score: nothing
+this module says is trusted, and nothing secret is ever sent here.
+
+Both sides speak through a `Peer`: while one side waits for its answer it serves
+the other's requests, so a student's function can call back a helper the checker
+lent it (a function it must not see the code of).
+"""
+
+import builtins
+import contextlib
+import importlib
+import os
+import socket
+
+import torch
+
+from rnncourse import wire
+
+CHECKER_ENV = "RNNCOURSE_CHECKER"
+# Names a "ref" may point into: public code both sides already have.
+PUBLIC_MODULES = ("torch", "rnncourse", "math", "numpy", "operator", "builtins")
+
+_connection = None  # the socket to the checker, opened before the sandbox closes
+
+
+class ProtocolError(Exception):
+    """The other side broke the protocol (or went away)."""
+
+
+class RemoteError(Exception):
+    """An exception raised on the other side, by name and message only."""
+
+
+def remote_exception(error: dict) -> Exception:
+    """A local exception for one raised on the other side: a subclass of the nearest
+    built-in exception (so that `except NotImplementedError` still works), named like
+    the original; never one of the checks' own exceptions."""
+    name = str(error.get("type", "Exception"))[:60]
+    if not name.isidentifier():
+        name = "Exception"
+    base = getattr(builtins, str(error.get("base", "")), None)
+    if not (isinstance(base, type) and issubclass(base, Exception)):
+        base = RemoteError
+    cls = type(name, (base,), {"__module__": "student"})
+    return cls(str(error.get("message", ""))[:2000])
+
+
+def describe_exception(error: BaseException) -> dict:
+    base = next(
+        (c.__name__ for c in type(error).__mro__ if getattr(builtins, c.__name__, None) is c),
+        "Exception",
+    )
+    if base == "BaseException" or not issubclass(getattr(builtins, base), Exception):
+        base = "Exception"  # SystemExit, KeyboardInterrupt: a plain failure
+    try:
+        message = str(error)
+    except Exception:  # a hostile __str__
+        message = "(no message)"
+    return {"type": type(error).__name__, "base": base, "message": message[:2000]}
+
+
+def import_public(path: str):
+    """`torch.tanh` and the like: a public object named by its dotted path."""
+    path = str(path)
+    if not path.startswith(tuple(m + "." for m in PUBLIC_MODULES)):
+        raise wire.WireError(f"not a public name: {path[:80]}")
+    parts = path.split(".")
+    for i in range(len(parts) - 1, 0, -1):
+        try:
+            value = importlib.import_module(".".join(parts[:i]))
+        except ImportError:
+            continue
+        for part in parts[i:]:
+            value = getattr(value, part)
+        return value
+    raise wire.WireError(f"cannot import {path[:80]}")
+
+
+# ---------------------------------------------------------------------------
+# A peer: requests out, replies in, and the other side's requests in between
+# ---------------------------------------------------------------------------
+
+
+class Peer:
+    def __init__(self, sock, *, timeout: float | None = None):
+        self.sock = sock
+        self.timeout = timeout
+        self.next_id = 0
+        self.exports: dict[int, object] = {}  # handle number -> our object
+        self.next_handle = 0
+
+    def export(self, value, kind: str) -> wire.Handle:
+        self.next_handle += 1
+        self.exports[self.next_handle] = value
+        return wire.Handle(self.next_handle, kind)
+
+    def encoder(self) -> wire.Encoder:
+        raise NotImplementedError
+
+    def decoder(self, header, data) -> wire.Decoder:
+        raise NotImplementedError
+
+    def handle_request(self, header: dict, data) -> tuple[dict, list[bytes]]:
+        raise NotImplementedError
+
+    def send(self, header: dict, blobs=()):
+        wire.send(self.sock, header, blobs)
+
+    def receive(self) -> tuple[dict, bytearray]:
+        try:
+            return wire.receive(self.sock)
+        except (OSError, EOFError) as error:
+            raise ProtocolError(f"the connection broke: {error}") from None
+
+    def request(self, header: dict, blobs=()) -> tuple[dict, bytearray]:
+        """Send a request; serve the other side's requests until its reply comes."""
+        self.next_id += 1
+        header["id"] = self.next_id
+        self.send(header, blobs)
+        while True:
+            message, data = self.receive()
+            if "op" in message:
+                self.serve_one(message, data)
+            elif message.get("reply") == header["id"]:
+                return message, data
+            else:
+                raise ProtocolError("an answer to a question that was not asked")
+
+    def serve_one(self, message: dict, data) -> None:
+        try:
+            reply, blobs = self.handle_request(message, data)
+        except (wire.WireError, ProtocolError):
+            raise
+        except BaseException as error:  # the code we ran failed: say so, keep serving
+            if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+                error = RuntimeError(f"interrupted ({type(error).__name__})")
+            reply, blobs = {"error": describe_exception(error), "blobs": []}, []
+        reply["reply"] = message.get("id")
+        self.send(reply, blobs)
+
+
+# ---------------------------------------------------------------------------
+# The kernel's side
+# ---------------------------------------------------------------------------
+
+
+class KernelEncoder(wire.Encoder):
+    """Everything that is not data stays in the kernel as a handle; objects the
+    checker sent in are named as such, so that it gets its own objects back."""
+
+    def __init__(self, peer, inbound: dict[int, int] | None = None):
+        super().__init__()
+        self.peer, self.inbound = peer, inbound or {}
+
+    def encode(self, value, depth: int = 0):
+        number = self.inbound.get(id(value))
+        if number is not None and depth > 0:
+            return {"t": "inbound", "i": number}
+        return super().encode(value, depth)
+
+    def other(self, value, depth):
+        if isinstance(value, CheckerObject):
+            return {"t": "handle", "id": value._handle.id, "kind": "checker"}
+        if isinstance(value, type):
+            kind = "class"
+        elif callable(value):
+            kind = "function"
+        else:
+            kind = "object"
+        handle = self.peer.export(value, kind)
+        return {"t": "handle", "id": handle.id, "kind": kind}
+
+
+class KernelDecoder(wire.Decoder):
+    """Reads the checker's values: data, public objects by name, copies of modules,
+    optimizers and generators, and handles (ours, or the checker's, which become
+    objects that call back)."""
+
+    def __init__(self, peer, header, data):
+        super().__init__(header.get("blobs", []), data)
+        self.peer = peer
+        self.inbound: list = []  # every mutable object that came in, in order
+
+    def decode(self, value, depth: int = 0):
+        out = super().decode(value, depth)
+        if isinstance(value, dict) and value.get("t") in MUTABLE:
+            self.inbound.append(out)
+        return out
+
+    def resolve(self, handle):
+        if handle.kind == "checker":
+            return CheckerObject(self.peer, handle)
+        if handle.id not in self.peer.exports:
+            raise wire.WireError("a handle that is not ours")
+        return self.peer.exports[handle.id]
+
+    def other(self, kind, value, depth):
+        if kind == "ref":
+            return import_public(value.get("v", ""))
+        if kind == "generator":
+            state = self.decode(value.get("state"), depth + 1)
+            generator = torch.Generator(device=str(value.get("device", "cpu")))
+            generator.set_state(state.cpu() if isinstance(state, torch.Tensor) else state)
+            return generator
+        if kind == "module":
+            return self._module(value, depth)
+        if kind == "optimizer":
+            cls = import_public(value.get("class", ""))
+            if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
+                raise wire.WireError("not an optimizer")
+            groups = self.decode(value.get("groups"), depth + 1)
+            optimizer = cls(groups)
+            optimizer.load_state_dict(self.decode(value.get("state_dict"), depth + 1))
+            return optimizer
+        return super().other(kind, value, depth)
+
+    def _module(self, value, depth):
+        cls = import_public(value.get("class", ""))
+        if not (isinstance(cls, type) and issubclass(cls, torch.nn.Module)):
+            raise wire.WireError("not a module")
+        module = cls.__new__(cls)
+        torch.nn.Module.__init__(module)
+        for name, attr in self.decode(value.get("attrs"), depth + 1).items():
+            object.__setattr__(module, name, attr)
+        for name, param in self.decode(value.get("parameters"), depth + 1).items():
+            module._parameters[name] = param
+        for name, buffer in self.decode(value.get("buffers"), depth + 1).items():
+            module._buffers[name] = buffer
+        for name, child in self.decode(value.get("modules"), depth + 1).items():
+            module._modules[name] = child
+        if isinstance(module, torch.nn.RNNBase):
+            module._init_flat_weights()
+        return module
+
+
+MUTABLE = {"tensor", "list", "dict", "module", "optimizer", "generator"}
+
+
+class CheckerObject:
+    """An object the checker lent (a helper, a model): calling it asks the checker."""
+
+    def __init__(self, peer, handle):
+        self._peer, self._handle = peer, handle
+
+    def __call__(self, *args, **kwargs):
+        return self._peer.call_checker(self._handle, args, kwargs)
+
+    def __getattr__(self, name):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._peer.call_checker(self._handle, (name,), {}, op="getattr")
+
+    def __repr__(self):
+        return "<a helper lent by the grader>"
+
+
+def state_of(value):
+    """What the checker copies back into its own object after a call."""
+    if isinstance(value, torch.nn.Module):
+        return {"training": [m.training for m in value.modules()]}
+    if isinstance(value, torch.optim.Optimizer):
+        return value.state_dict()
+    if isinstance(value, torch.Generator):
+        return value.get_state()
+    return value
+
+
+class KernelPeer(Peer):
+    def __init__(self, sock, namespace: dict):
+        super().__init__(sock)
+        self.namespace = namespace
+        self.lent: list[dict] = []  # what each active lending replaced
+        self.done = False
+
+    def encoder(self, inbound=None):
+        return KernelEncoder(self, inbound)
+
+    def call_checker(self, handle, args, kwargs, op="call"):
+        header, blobs = wire.encode_message(
+            self.encoder(), {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
+        )
+        reply, data = self.request(header, blobs)
+        if "error" in reply:
+            raise remote_exception(reply["error"])
+        return KernelDecoder(self, reply, data).decode(reply.get("value"))
+
+    def handle_request(self, message, data):
+        op = message.get("op")
+        decoder = KernelDecoder(self, message, data)
+        if op == "global":
+            name = str(message.get("name"))
+            if name not in self.namespace:
+                raise NameError(f"name '{name}' is not defined")
+            return wire.encode_message(self.encoder(), {}, value=self.namespace[name])
+        if op == "getattr":
+            target = decoder.decode(message.get("target"))
+            return wire.encode_message(
+                self.encoder(), {}, value=getattr(target, str(message.get("name")))
+            )
+        if op == "call":
+            return self._call(message, decoder)
+        if op == "lend":
+            values = decoder.decode(message.get("values"))
+            missing = object()
+            self.lent.append({name: self.namespace.get(name, missing) for name in values})
+            self.namespace.update(values)
+            return {"blobs": []}, []
+        if op == "unlend":
+            for name, value in self.lent.pop().items() if self.lent else ():
+                if isinstance(value, object) and type(value) is object:
+                    self.namespace.pop(name, None)
+                else:
+                    self.namespace[name] = value
+            return {"blobs": []}, []
+        if op == "release":
+            self.exports.clear()
+            return {"blobs": []}, []
+        if op == "done":
+            self.done = True
+            return {"blobs": []}, []
+        raise wire.WireError(f"unknown request {str(op)[:40]!r}")
+
+    def _call(self, message, decoder):
+        wanted = message.get("target")
+        # A public function is looked up inside the instruments (which may replace it).
+        by_name = isinstance(wanted, dict) and wanted.get("t") == "ref"
+        target = None if by_name else decoder.decode(wanted)
+        args = decoder.decode(message.get("args"))
+        kwargs = decoder.decode(message.get("kwargs"))
+        if "rng" in message:
+            torch.set_rng_state(decoder.decode(message["rng"]))
+        if not isinstance(args, list) or not isinstance(kwargs, dict):
+            raise wire.WireError("a call needs a list of arguments and a dict of keywords")
+        # Versions of what came in, to send back only what the call changed.
+        versions = {id(v): _version(v) for v in decoder.inbound if isinstance(v, torch.Tensor)}
+        instruments = []
+        reply = {}
+        with contextlib.ExitStack() as stack:
+            for spec in message.get("instruments", []):
+                instruments.append(stack.enter_context(_instrument(spec)))
+            try:
+                if by_name:
+                    target = import_public(wanted.get("v", ""))
+                value = target(*args, **kwargs)
+            except BaseException as error:
+                if isinstance(error, KeyboardInterrupt | SystemExit | GeneratorExit):
+                    error = RuntimeError(f"interrupted ({type(error).__name__})")
+                reply["error"] = describe_exception(error)
+                value = None
+        reply["violations"] = [v for i in instruments for v in getattr(i, "violations", [])]
+        inbound = {id(v): i for i, v in enumerate(decoder.inbound)}
+        states = [
+            None
+            if isinstance(v, torch.Tensor) and _version(v) == versions.get(id(v))
+            else state_of(v)
+            for v in decoder.inbound
+        ]
+        encoder = self.encoder(inbound)
+        # Each changed object by value (at depth 0); what it holds may name other inbound ones.
+        reply["copyback"] = {"t": "list", "v": [encoder.encode(state) for state in states]}
+        return wire.encode_message(encoder, reply, value=[value], rng=torch.get_rng_state())
+
+
+def _version(tensor):
+    grad = tensor.grad
+    return (tensor._version, tensor.data_ptr(), id(grad), grad._version if grad is not None else -1)
+
+
+def _instrument(spec):
+    from rnncourse.checks import forbid_autograd, forbid_torch_functions
+    from rnncourse.simulated_gpu import simulated_gpu
+
+    kind = spec[0] if isinstance(spec, list) and spec else None
+    if kind == "forbid":
+        return forbid_torch_functions(*[str(n) for n in spec[1]])
+    if kind == "no_autograd":
+        return forbid_autograd()
+    if kind == "simulated_gpu":
+        return simulated_gpu()
+    raise wire.WireError(f"unknown instrument {str(kind)[:40]!r}")
+
+
+def connect_from_environment() -> None:
+    """Open the connection to the checker named in the environment (before the sandbox
+    hides its folder); nothing if there is none."""
+    global _connection
+    path = os.environ.pop(CHECKER_ENV, None)
+    if path and _connection is None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(path)
+        _connection = sock
+
+
+def serve() -> None:
+    """Answer the checker until it is done with this graded cell."""
+    import IPython
+
+    connect_from_environment()
+    if _connection is None:
+        raise RuntimeError("no grader to answer: serve() runs only while work is graded")
+    peer = KernelPeer(_connection, IPython.get_ipython().user_ns)
+    while not peer.done:
+        message, data = peer.receive()
+        if "op" not in message:
+            raise ProtocolError("expected a request")
+        peer.serve_one(message, data)
