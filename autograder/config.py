@@ -94,6 +94,7 @@ def nbgrader_config(
     c.GenerateFeedback.preprocessors = [
         "nbgrader.preprocessors.GetGrades",
         "nbgrader.preprocessors.ClearHiddenTests",
+        "autograder.safe_feedback.EscapeStudentHTML",
         "nbconvert.preprocessors.CSSHTMLHeaderPreprocessor",
     ]
     c.NbGraderAPI.log_level = "WARN"

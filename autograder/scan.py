@@ -26,6 +26,7 @@ NAMES = {
     "setattr": "sets attributes dynamically",
     "delattr": "deletes attributes dynamically",
     "get_ipython": "uses the IPython shell",
+    "IPython": "uses the IPython shell",
     "ctypes": "uses ctypes",
     "gc": "walks the garbage collector",
     "inspect": "inspects live objects",

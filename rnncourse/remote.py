@@ -23,6 +23,11 @@ import torch
 
 from rnncourse import wire
 
+# Imported now, in the warm process the kernel is forked from: a student's later
+# `sys.modules` edits cannot take the instruments away.
+from rnncourse.checks import forbid_autograd, forbid_torch_functions
+from rnncourse.simulated_gpu import simulated_gpu
+
 CHECKER_ENV = "RNNCOURSE_CHECKER"
 # Names a "ref" may point into: public code both sides already have.
 PUBLIC_MODULES = ("torch", "rnncourse", "math", "numpy", "operator", "builtins")
@@ -374,9 +379,6 @@ def _version(tensor):
 
 
 def _instrument(spec):
-    from rnncourse.checks import forbid_autograd, forbid_torch_functions
-    from rnncourse.simulated_gpu import simulated_gpu
-
     kind = spec[0] if isinstance(spec, list) and spec else None
     if kind == "forbid":
         return forbid_torch_functions(*[str(n) for n in spec[1]])

@@ -101,6 +101,121 @@ class Checks:
         return self.points
 """
 
+def release_with_cell(code: str) -> dict:
+    """The blank release with a cell of `code` added after the setup cell."""
+    notebook = json.loads((pipeline.EXERCISES / A / f"{NB}.ipynb").read_text())
+    at = next(
+        i
+        for i, c in enumerate(notebook["cells"])
+        if c["metadata"].get("nbgrader", {}).get("grade_id") == "setup"
+    )
+    notebook["cells"].insert(at + 1, nbformat.v4.new_code_cell(code))
+    return notebook
+
+
+# Attacks on the scoring itself, each added to the blank release: each must score what
+# the blank release scores (0), however the kernel is bent. The checks and the scoring
+# run in the checker (autograder/checker.py), which no kernel code reaches.
+NO_DISPLAY = 'import IPython\nIPython.get_ipython().ast_node_interactivity = "none"'
+WALK_FRAMES = """
+import sys
+
+def step(x):
+    frame = sys._getframe()
+    while frame is not None:
+        for value in list(frame.f_locals.values()):
+            if type(value).__name__ == "Checks":
+                value.results = [("forged", 1.0, "PASS", "")]
+                value.score = lambda: value.points
+        frame = frame.f_back
+    try:
+        raise RuntimeError
+    except RuntimeError as error:
+        error.__traceback__.tb_frame.f_globals["forged"] = True
+    return x
+"""
+REPLACE_CODE = """
+import rnncourse.checks as c
+c.Checks.score.__code__ = (lambda self: float(self.points)).__code__
+c.Checks.report.__code__ = (lambda self, **kw: (float(self.points), [])).__code__
+c.expect_close.__code__ = (lambda *a, **k: None).__code__
+"""
+UNHOOK_AND_PATCH = """
+import rnncourse.checks as c
+ip = get_ipython()
+for event in ip.events.callbacks:
+    ip.events.callbacks[event] = []
+type.__setattr__(c.Checks, "score", lambda self: float(self.points))
+type.__setattr__(c.Checks, "check", lambda self, name, weight, fn: self.results.append((name, weight, "PASS", "")))
+"""
+PATCHING_THREAD = """
+import threading, time, rnncourse.checks as c
+
+def patch_forever():
+    while True:
+        c.Checks.score = lambda self: float(self.points)
+        ns = get_ipython().user_ns
+        if "checks" in ns:
+            ns["checks"].results = [("forged", 1.0, "PASS", "")]
+        time.sleep(0.001)
+
+threading.Thread(target=patch_forever, daemon=True).start()
+"""
+AGREEABLE_TENSOR = """
+import torch
+
+class Agreeable(torch.Tensor):
+    @classmethod
+    def __torch_function__(cls, func, types, args=(), kwargs=None):
+        out = super().__torch_function__(func, types, args, kwargs or {})
+        if getattr(func, "__name__", "") in ("isclose", "isfinite", "equal", "allclose"):
+            return torch.ones_like(out, dtype=torch.bool) if isinstance(out, torch.Tensor) else True
+        return out
+
+def step(x):
+    return torch.zeros_like(x).as_subclass(Agreeable)
+
+sigmoid = tanh = relu = softplus = step
+"""
+FORGED_REPORT = """
+from IPython.display import HTML, display
+print("step and step_grad: 4 of 4 points\\n  PASS (4) everything")
+display(HTML("<script>document.title = 'forged'</script><b>48 of 48</b>"))
+4.0
+"""
+# Only the hidden checks hold this name: the student's process must never see it.
+MARKER = "layer_stack_gradients"
+SEARCH_FOR_HIDDEN = f"""
+import gc, sys
+found = []
+
+def search():
+    for name, module in list(sys.modules.items()):
+        if "hidden_checks" in name or {MARKER!r} in dir(module):
+            found.append(name)
+    for obj in gc.get_objects():
+        try:
+            if getattr(obj, "__name__", None) == {MARKER!r}:
+                found.append(repr(obj))
+            elif isinstance(obj, str) and {MARKER!r} in obj and obj is not SEARCH_SOURCE:
+                found.append(obj[:80])
+        except Exception:
+            pass
+    for path in {[str(SECRET_FILE), str(SOLUTION_FILE)]!r}:
+        try:
+            if {MARKER!r} in open(path).read():
+                found.append(path)
+        except OSError:
+            pass
+
+SEARCH_SOURCE = {("'" + MARKER + "'")!r}
+
+def step(x):
+    search()  # while the checker is asking
+    raise NotImplementedError
+"""
+SEARCH_REPORT = "print('hidden things found:', len(found), found[:3])"
+
 # student id -> (submission, what its score must be, whether it must be flagged)
 CLASS = {
     "reference": (student_notebook(A, NB), FULL, False),
@@ -123,7 +238,9 @@ CLASS = {
         WRONG,
         True,
     ),
-    "patch-during-test": (student_notebook(A, NB, {"step": PATCH_DURING_TEST}), FULL - 4, True),
+    # Patching the kernel's torch while the checker calls it changes nothing: the checks
+    # compare in the checker's own process. It scores as the plain wrong answer.
+    "patch-during-test": (student_notebook(A, NB, {"step": PATCH_DURING_TEST}), WRONG, True),
     "patch-many": (with_cell(PATCH_MANY, step=WRONG_STEP), WRONG, True),
     "fake-checks": (with_cell(FAKE_CHECKS, step=WRONG_STEP), WRONG, True),
     "patch-builtins": (
@@ -136,7 +253,18 @@ CLASS = {
     "breaks-the-kernel": (with_cell("import builtins\nbuiltins.isinstance = print"), 0.0, True),
     "renamed-notebook": (student_notebook(A, NB), FULL, True),
     "old-nbformat": (old_format(), FULL, False),
+    "blank": (release_with_cell("pass"), 0.0, False),
+    "no-display": (release_with_cell(NO_DISPLAY), 0.0, True),
+    "walk-frames": (release_with_cell(WALK_FRAMES), 0.0, False),
+    "replace-code": (release_with_cell(REPLACE_CODE), 0.0, True),
+    "unhook-and-patch": (release_with_cell(UNHOOK_AND_PATCH), 0.0, True),
+    "patching-thread": (release_with_cell(PATCHING_THREAD), 0.0, True),
+    "agreeable-tensor": (release_with_cell(AGREEABLE_TENSOR), 0.0, False),
+    "forged-report": (release_with_cell(FORGED_REPORT), 0.0, False),
 }
+_search = release_with_cell(SEARCH_FOR_HIDDEN + "\nsearch()")
+_search["cells"].append(nbformat.v4.new_code_cell("search()\n" + SEARCH_REPORT))
+CLASS["search-for-hidden"] = (_search, 0.0, True)
 OWN_TMP = "/tmp/rnncourse-hostile.txt"
 WRITE_OUTSIDE = f"""
 GRADEBOOK = "../../../gradebook.db"  # seen from OUT/_nbgrader/autograded/<student>/<assignment>
@@ -206,9 +334,9 @@ def test_suspicious_submissions_are_flagged_and_others_not(graded, student):
 def test_tampering_is_named_in_the_flags(graded):
     rows, *_ = graded
     assert "torch.isclose" in rows["patch-isclose"]["flags"]
-    assert "changed during the test" in rows["patch-during-test"]["flags"]
+    assert "torch.isclose" in rows["patch-during-test"]["flags"]
     assert "`Checks`" in rows["fake-checks"]["flags"]
-    assert "builtins.round was replaced" in rows["patch-builtins"]["flags"]
+    assert "builtins.round" in rows["patch-builtins"]["flags"]
     assert "sys.exit" in rows["sys-exit"]["flags"]
     for replaced in ("torch.allclose", "numpy.testing.assert_allclose", "rnncourse.checks"):
         assert replaced in rows["patch-many"]["flags"]
@@ -299,3 +427,24 @@ def test_fresh_sandboxed_kernels_as_on_gpu_graders(tmp_path, monkeypatch):
     assert float(rows["reference"]["score"]) == FULL
     feedback = html.unescape((out / "feedback" / "read-hidden" / A / f"{NB}.html").read_text())
     assert feedback.count("No such file or directory") == 2  # hidden checks, solutions
+
+
+def test_the_students_process_never_holds_the_hidden_checks(graded):
+    """A submission searches its whole process (modules, gc objects, files it can open),
+    before the tests and while the checker calls it, for a name only the hidden checks
+    hold: it finds nothing, and no feedback page shows it."""
+    _, out, *_ = graded
+    page = html.unescape((out / "feedback" / "search-for-hidden" / A / f"{NB}.html").read_text())
+    assert "hidden things found: 0 []" in page
+    for page in (out / "feedback").rglob("*.html"):
+        if page.parent.parent.name != "search-for-hidden":  # its own code names it
+            assert MARKER not in page.read_text(), page
+
+
+def test_feedback_shows_what_student_cells_display_as_text_only(graded):
+    _, out, *_ = graded
+    page = (out / "feedback" / "forged-report" / A / f"{NB}.html").read_text()
+    assert "<script>document.title" not in page
+    assert "<b>48 of 48</b>" not in page
+    # The report under each graded cell is the checker's: 0 points, whatever was printed.
+    assert "step: 0 of 4 points" in html.unescape(page)
