@@ -178,7 +178,7 @@ class Encoder:
             "parameter": isinstance(tensor, torch.nn.Parameter),
         }
         if tensor.is_leaf and tensor.grad is not None:
-            out["grad"] = self._tensor(tensor.grad)
+            out["grad"] = self.encode(tensor.grad, 1)  # (through encode: both sides count it)
         return out
 
 

@@ -2,10 +2,13 @@
 
 import csv
 import html
+import json
 import re
+from pathlib import Path
 
 import pytest
 
+from autograder.config import CHECKED_ASSIGNMENTS
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
 from helpers import EXERCISE_SPECS, diagnosable_mistakes, solution_lines
@@ -228,3 +231,20 @@ def test_parallel_grading_gives_the_same_grades_as_sequential(tmp_path):
     sequential = (tmp_path / "out1" / "grades.csv").read_text()
     assert sequential == (tmp_path / "out2" / "grades.csv").read_text()
     assert sequential.count("\n") == 2 + len(mistakes[::12]) + 1
+
+
+# Per-cell points of every reference, alternative and known mistake, graded when the
+# tests still ran inside the student's kernel (before autograder/checker.py).
+IN_KERNEL = json.loads(
+    (Path(__file__).parent / "data" / "per_cell_points_in_kernel.json").read_text()
+)
+
+
+@pytest.mark.parametrize("assignment", sorted(CHECKED_ASSIGNMENTS))
+def test_the_checker_keeps_every_honest_per_cell_score(graded_class, assignment):
+    """Moving the checks out of the kernel changes no honest grade: reference,
+    alternatives and each known mistake earn, cell by cell, what they earned before."""
+    rows, _ = graded_class(assignment)
+    before = IN_KERNEL[assignment]
+    assert len(before) == 2 + len(for_assignment(assignment)[0])
+    assert {s: scores(assignment, rows[s]) for s in before} == before

@@ -101,6 +101,7 @@ class Checks:
         return self.points
 """
 
+
 def release_with_cell(code: str) -> dict:
     """The blank release with a cell of `code` added after the setup cell."""
     notebook = json.loads((pipeline.EXERCISES / A / f"{NB}.ipynb").read_text())

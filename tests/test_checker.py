@@ -1,0 +1,285 @@
+"""The checker's protocol (rnncourse/wire.py, rnncourse/remote.py, autograder/checker.py),
+over a socket pair: a thread plays the student's kernel, with a namespace of its own.
+Fast: no notebook, no nbgrader (tests/test_hostile.py grades real hostile notebooks)."""
+
+import json
+import socket
+import struct
+import threading
+
+import pytest
+import torch
+
+from autograder import checker
+from rnncourse import remote, wire
+from rnncourse.checks import CheckFailed, CheckNotRun, forbid_torch_functions, replaced
+from rnncourse.models import SequenceRegressor
+from rnncourse.simulated_gpu import simulated_gpu
+
+
+@pytest.fixture
+def kernel():
+    """kernel(namespace) -> a checker peer talking to a kernel thread serving `namespace`."""
+    sockets = []
+
+    def start(namespace):
+        ours, theirs = socket.socketpair()
+        sockets.extend((ours, theirs))
+
+        def serve():
+            peer = remote.KernelPeer(theirs, namespace)
+            try:
+                while not peer.done:
+                    message, data = peer.receive()
+                    peer.serve_one(message, data)
+            except remote.ProtocolError:
+                pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        stop = threading.Event()
+        return checker.CheckerPeer(ours, call_timeout=20, interrupt=lambda: None, stop=stop)
+
+    yield start
+    for s in sockets:
+        s.close()
+
+
+def round_trip(value):
+    encoder = wire.Encoder()
+    header, blobs = wire.encode_message(encoder, {}, value=value)
+    return wire.Decoder(header["blobs"], bytearray(b"".join(blobs))).decode(header["value"])
+
+
+@pytest.mark.parametrize("dtype", list(wire.DTYPES.values()))
+def test_tensors_of_every_dtype_and_shape_cross_unchanged(dtype):
+    for shape in [(), (0,), (3,), (2, 0, 4), (2, 3, 5)]:
+        t = (torch.randn(shape) * 10).to(dtype)
+        back = round_trip(t)
+        assert type(back) is torch.Tensor and back.dtype == dtype and back.shape == t.shape
+        assert torch.equal(back, t)
+
+
+def test_data_crosses_as_itself():
+    value = {
+        "floats": [1.5, float("nan"), float("inf"), -float("inf")],
+        "big": 2**80,
+        "nested": ({"a": (1, 2)}, [None, True, "x"]),
+        3: {4, 5},
+        "dtype": torch.float64,
+        "device": torch.device("cpu"),
+        "slice": slice(1, None, 2),
+    }
+    back = round_trip(value)
+    assert back["floats"][1] != back["floats"][1]  # nan
+    assert back["floats"][2:] == value["floats"][2:] and back["floats"][0] == 1.5
+    assert {k: v for k, v in back.items() if k != "floats"} == {
+        k: v for k, v in value.items() if k != "floats"
+    }
+
+
+def test_a_tensor_subclass_arrives_as_a_plain_tensor():
+    class Agreeable(torch.Tensor):
+        pass
+
+    back = round_trip(torch.zeros(3).as_subclass(Agreeable))
+    assert type(back) is torch.Tensor
+
+
+def test_a_tensor_met_twice_arrives_as_one_object():
+    t = torch.ones(2)
+    a, b = round_trip([t, t])
+    assert a is b
+
+
+def test_malformed_messages_are_refused():
+    good = {"t": "tensor", "n": 0, "dtype": "float32", "shape": [2], "device": "cpu", "blob": 0}
+    for bad, blobs in [
+        ({**good, "shape": [3]}, [8]),  # bytes do not match the shape
+        ({**good, "dtype": "object"}, [8]),
+        ({**good, "device": "tpu"}, [8]),
+        ({**good, "blob": 5}, [8]),
+        ({"t": "pickle", "v": "..."}, []),
+        ({"t": "ref", "v": "os.system"}, []),
+        ({"t": "int", "v": "9" * 1000}, []),
+        ({"t": "dict", "k": [{"t": "list", "v": []}], "v": [1]}, []),
+    ]:
+        with pytest.raises(wire.WireError):
+            wire.Decoder(blobs, bytearray(sum(blobs))).decode(bad)
+
+
+def test_an_oversized_frame_is_refused_before_it_is_read():
+    a, b = socket.socketpair()
+    a.sendall(struct.pack("<QQ", wire.MAX_HEADER + 1, 0))
+    with pytest.raises(wire.WireError):
+        wire.receive(b)
+    a.close()
+    b.close()
+
+
+def test_calls_cross_as_data_and_in_place_changes_come_back(kernel):
+    def scale_(tensors, factor):
+        for t in tensors:
+            t.mul_(factor)
+        return sum(float(t.sum()) for t in tensors)
+
+    def rebind(tensors):
+        tensors[0] = tensors[0] * 0  # a new tensor in the caller's list, not a change of it
+
+    peer = kernel({"scale_": scale_, "rebind": rebind})
+    ns = checker.StudentNamespace(lambda: peer)
+    tensors = [torch.ones(2), torch.ones(3)]
+    originals = list(tensors)
+    assert ns["scale_"](tensors, 2.0) == 10.0
+    assert torch.equal(originals[0], torch.full((2,), 2.0))  # the caller's own tensors
+    ns["rebind"](tensors)
+    assert tensors[0] is not originals[0] and torch.equal(originals[0], torch.full((2,), 2.0))
+    assert tensors[1] is originals[1]
+
+
+def test_a_training_step_in_the_kernel_trains_the_checkers_model(kernel):
+    def train(model, optimizer, x, y):
+        prediction, _ = model(x)
+        loss = torch.nn.functional.mse_loss(prediction, y)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        return loss.item()
+
+    torch.manual_seed(0)
+    here = SequenceRegressor(2, 4, 1).double()
+    there = SequenceRegressor(2, 4, 1).double()
+    there.load_state_dict(here.state_dict())
+    x, y = torch.randn(3, 5, 2, dtype=torch.float64), torch.randn(3, 5, 1, dtype=torch.float64)
+    peer = kernel({"train": train})
+    ns = checker.StudentNamespace(lambda: peer)
+    for _ in range(3):
+        want = train(here, torch.optim.SGD(here.parameters(), lr=0.1), x, y)
+        got = ns["train"](there, torch.optim.SGD(there.parameters(), lr=0.1), x, y)
+        assert got == pytest.approx(want, rel=1e-12)
+    for (name, a), b in zip(here.named_parameters(), there.parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-12), name
+
+
+def test_the_global_random_state_is_shared_as_in_one_process(kernel):
+    peer = kernel({"draw": lambda: torch.rand(3)})
+    ns = checker.StudentNamespace(lambda: peer)
+    torch.manual_seed(5)
+    got = ns["draw"]()
+    after = torch.rand(1)
+    torch.manual_seed(5)
+    assert torch.equal(got, torch.rand(3)) and torch.equal(after, torch.rand(1))
+
+
+def test_student_exceptions_keep_their_kind_but_never_become_the_checks_own(kernel):
+    class CheckNotRunHere(Exception):
+        pass
+
+    CheckNotRunHere.__name__ = "CheckNotRun"
+
+    def todo(x):
+        raise NotImplementedError
+
+    def skip(x):
+        raise CheckNotRunHere("count me out")
+
+    def fail(x):
+        raise CheckFailed("forged")
+
+    peer = kernel({"todo": todo, "skip": skip, "fail": fail})
+    ns = checker.StudentNamespace(lambda: peer)
+    with pytest.raises(NotImplementedError):
+        ns["todo"](1)
+    with pytest.raises(Exception) as raised:
+        ns["skip"](1)
+    assert not isinstance(raised.value, CheckNotRun | CheckFailed)
+    assert type(raised.value).__name__ == "CheckNotRun"
+    with pytest.raises(AssertionError) as raised:
+        ns["fail"](1)
+    assert not isinstance(raised.value, CheckFailed)
+    with pytest.raises(KeyError):
+        ns["not_defined"]
+
+
+def test_builtins_are_never_looked_up_in_the_kernel(kernel):
+    peer = kernel({"len": lambda x: 0, "isinstance": lambda *a: True})
+    ns = checker.StudentNamespace(lambda: peer)
+    exec("result = len([1, 2]), isinstance(1, str)", ns)
+    assert dict.get(ns, "result") == (2, False)
+
+
+def test_lent_helpers_are_called_back_and_never_sent(kernel):
+    secret_calls = []
+
+    def oracle_cell(x):  # stays here: the kernel only gets a handle it can call
+        secret_calls.append(1)
+        return x + 1
+
+    namespace = {"cell": None}
+    exec("def forward(xs):\n    return [cell(x) for x in xs]", namespace)
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    with replaced(ns, cell=oracle_cell):
+        out = ns["forward"]([torch.zeros(1), torch.ones(1)])
+        assert type(namespace["cell"]).__name__ == "CheckerObject"
+    assert [float(t) for t in out] == [1.0, 2.0] and len(secret_calls) == 2
+    assert namespace["cell"] is None  # put back
+    with replaced(ns, cell=torch.tanh):  # public functions travel by name
+        assert namespace["cell"] is torch.tanh
+
+
+def forward(x):
+    return torch.sigmoid(x)
+
+
+def test_instruments_run_in_the_kernel_and_canaries_catch_a_lying_one(kernel, monkeypatch):
+    peer = kernel({"forward": forward})
+    ns = checker.StudentNamespace(lambda: peer)
+    with forbid_torch_functions("sigmoid"), pytest.raises(CheckFailed, match="sigmoid"):
+        ns["forward"](torch.zeros(2))
+    with simulated_gpu():
+        out = ns["forward"](torch.zeros(2, device="cuda"))
+    assert out.device.type == "cuda"
+    peer.canaries([["forbid", ["sigmoid"]], ["no_autograd"], ["simulated_gpu"]])
+    assert peer.tampered == []
+    # A kernel whose instruments were switched off: every canary says so.
+    import contextlib
+
+    monkeypatch.setattr(remote, "_instrument", lambda spec: contextlib.nullcontext())
+    peer.canaries([["forbid", ["sigmoid"]], ["no_autograd"], ["simulated_gpu"]])
+    assert len(peer.tampered) == 3
+
+
+def test_a_report_cannot_be_forged_by_instruments_found_lying():
+    from rnncourse.checks import Checks
+    from rnncourse.observing import INSTRUMENTED_CALLS
+
+    checks = Checks("f", 2)
+    checks.check("plain", 1, lambda: None)
+
+    def instrumented():
+        INSTRUMENTED_CALLS[0] += 1
+
+    checks.check("instrumented", 1, instrumented)
+    assert checks.report()[0] == 2
+    points, lines = checks.report(distrust_instruments=True)
+    assert points == 1 and "FAIL (1) instrumented" in "\n".join(lines)
+
+
+def test_no_output_is_no_points():
+    session = checker.Session([], {"test_a": "checks = None"}, call_timeout=1)
+    try:
+        assert session.outcome("test_a", 4) == (0.0, "0 of 4 points: the cell did not run")
+        session.results["test_b"] = "the checks could not run: ProtocolError: gone"
+        assert session.outcome("test_b", 4)[0] == 0.0
+    finally:
+        session.close()
+
+
+def test_the_kernel_cannot_reach_beyond_what_was_lent(kernel):
+    peer = kernel({})
+    message = {"op": "global", "name": "x", "id": 99}
+    with pytest.raises(wire.WireError):
+        peer.handle_request(message, bytearray())
+    with pytest.raises(wire.WireError):
+        peer.handle_request({"op": "call", "target": 12345, "blobs": []}, bytearray())
+    assert json.dumps(checker._canaries(["forbid", ["not_a_torch_function"]]).__class__.__name__)
