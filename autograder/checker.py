@@ -34,11 +34,15 @@ from rnncourse import observing, wire
 from rnncourse.checks import CheckFailed, Checks
 from rnncourse.remote import (
     CHECKER_ENV,
-    MUTABLE,
     Peer,
     ProtocolError,
+    TrackingDecoder,
+    TrackingEncoder,
+    apply_changes,
+    changes,
     import_public,
     remote_exception,
+    version,
 )
 
 # How often an instrumented call is followed by a canary (besides one per cell).
@@ -95,33 +99,16 @@ def _public_module(module: torch.nn.Module) -> bool:
     return True
 
 
-class CheckerEncoder(wire.Encoder):
-    """The checker's values: public functions by name, modules of public classes,
-    optimizers and generators by value (copied back after the call), anything else
-    of ours as a handle the kernel can call back."""
+class CheckerEncoder(TrackingEncoder):
+    """The checker's values: public functions by name, modules of public classes and
+    optimizers by value (copied back after the call), anything else of ours as a handle
+    the kernel can call back."""
 
     INTERNALS = {"_parameters", "_buffers", "_modules", "_flat_weights", "_flat_weight_refs"}
-
-    def __init__(self, peer):
-        super().__init__()
-        self.peer = peer
-        self.outbound: list = []  # mutable objects sent, in the order the kernel reads them
-
-    def encode(self, value, depth: int = 0):
-        out = super().encode(value, depth)
-        if isinstance(out, dict) and out.get("t") in MUTABLE:
-            self.outbound.append(value)
-        return out
 
     def other(self, value, depth):
         if isinstance(value, Remote):
             return {"t": "handle", "id": value._handle.id, "kind": "kernel"}
-        if isinstance(value, torch.Generator):
-            return {
-                "t": "generator",
-                "device": str(value.device),
-                "state": self.encode(value.get_state(), depth + 1),
-            }
         if isinstance(value, torch.nn.Module) and _public_module(value):
             attrs = {
                 k: v
@@ -154,13 +141,9 @@ class CheckerEncoder(wire.Encoder):
         return {"t": "handle", "id": handle.id, "kind": "checker"}
 
 
-class CheckerDecoder(wire.Decoder):
+class CheckerDecoder(TrackingDecoder):
     """Reads the kernel's answers: only data, handles (proxies, or our own objects) and
     references to the objects we sent."""
-
-    def __init__(self, peer, header, data, outbound=()):
-        super().__init__(header.get("blobs", []), data)
-        self.peer, self.outbound = peer, outbound
 
     def resolve(self, handle):
         if handle.kind == "checker":
@@ -168,40 +151,6 @@ class CheckerDecoder(wire.Decoder):
                 raise wire.WireError("a handle to an object the checker does not lend")
             return self.peer.exports[handle.id]
         return Remote(self.peer, handle)
-
-    def other(self, kind, value, depth):
-        if kind == "inbound":
-            i = value.get("i")
-            if not isinstance(i, int) or not 0 <= i < len(self.outbound):
-                raise wire.WireError("a reference to an object that was not sent")
-            return self.outbound[i]
-        return super().other(kind, value, depth)
-
-
-def copy_back(obj, state) -> None:
-    """Make our object `obj` what the call left of its copy in the kernel."""
-    if state is None:
-        return
-    if isinstance(obj, torch.Tensor) and isinstance(state, torch.Tensor):
-        with torch.no_grad():
-            if obj.shape == state.shape and obj.dtype == state.dtype:
-                obj.copy_(state)
-            else:
-                obj.data = state.detach()
-        if obj.is_leaf and (state.grad is None or state.grad.shape == obj.shape):
-            obj.grad = state.grad
-    elif isinstance(obj, list) and isinstance(state, list):
-        obj[:] = state
-    elif isinstance(obj, dict) and isinstance(state, dict):
-        obj.clear()
-        obj.update(state)
-    elif isinstance(obj, torch.nn.Module) and isinstance(state, dict):
-        for module, training in zip(obj.modules(), state.get("training", []), strict=False):
-            module.training = bool(training)
-    elif isinstance(obj, torch.optim.Optimizer) and isinstance(state, dict):
-        obj.load_state_dict(state)
-    elif isinstance(obj, torch.Generator) and isinstance(state, torch.Tensor):
-        obj.set_state(state.cpu())
 
 
 class CheckerPeer(Peer):
@@ -247,6 +196,7 @@ class CheckerPeer(Peer):
             decoder = CheckerDecoder(self, message, data)
             args = decoder.decode(message.get("args"))
             kwargs = decoder.decode(message.get("kwargs"))
+            versions = {id(v): version(v) for v in decoder.inbound}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise wire.WireError("bad arguments")
         with _quiet():
@@ -255,7 +205,9 @@ class CheckerPeer(Peer):
             else:
                 value = target(*args, **{str(k): v for k, v in kwargs.items()})
         with torch._C.DisableTorchFunction():
-            return wire.encode_message(CheckerEncoder(self), {}, value=value)
+            encoder = CheckerEncoder(self, {id(v): i for i, v in enumerate(decoder.inbound)})
+            reply = {"copyback": changes(encoder, decoder.inbound, versions)}
+            return wire.encode_message(encoder, reply, value=value)
 
     def get_global(self, name: str):
         reply, data = self.request({"op": "global", "name": name, "blobs": []})
@@ -290,14 +242,10 @@ class CheckerPeer(Peer):
         with torch._C.DisableTorchFunction():
             decoder = CheckerDecoder(self, reply, data, encoder.outbound)
             value = decoder.decode(reply.get("value"))
-            states = decoder.decode(reply.get("copyback"))
             rng = decoder.decode(reply.get("rng"))
-            if not isinstance(value, list) or len(value) != 1 or not isinstance(states, list):
+            if not isinstance(value, list) or len(value) != 1:
                 raise wire.WireError("a malformed answer")
-            if len(states) != len(encoder.outbound):
-                raise wire.WireError("an answer about other objects than those sent")
-            for obj, state in zip(encoder.outbound, states, strict=True):
-                copy_back(obj, state)
+            apply_changes(encoder.outbound, decoder.decode(reply.get("copyback")))
             if isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8:
                 with contextlib.suppress(RuntimeError):
                     torch.set_rng_state(rng)

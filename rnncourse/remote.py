@@ -156,19 +156,117 @@ class Peer:
 # ---------------------------------------------------------------------------
 
 
-class KernelEncoder(wire.Encoder):
-    """Everything that is not data stays in the kernel as a handle; objects the
-    checker sent in are named as such, so that it gets its own objects back."""
+MUTABLE = {"tensor", "list", "dict", "module", "optimizer", "generator"}
+
+
+class TrackingEncoder(wire.Encoder):
+    """Notes the mutable objects it sends (`outbound`, in the order the other side
+    reads them), and names objects that came in (`inbound`: id -> number) as such, so
+    that the other side gets its own objects back."""
 
     def __init__(self, peer, inbound: dict[int, int] | None = None):
         super().__init__()
         self.peer, self.inbound = peer, inbound or {}
+        self.outbound: list = []
 
     def encode(self, value, depth: int = 0):
         number = self.inbound.get(id(value))
         if number is not None and depth > 0:
             return {"t": "inbound", "i": number}
-        return super().encode(value, depth)
+        out = super().encode(value, depth)
+        if isinstance(out, dict) and out.get("t") in MUTABLE:
+            self.outbound.append(value)
+        return out
+
+
+class TrackingDecoder(wire.Decoder):
+    """Notes the mutable objects that came in (`inbound`), and reads references to the
+    objects we sent (`outbound`)."""
+
+    def __init__(self, peer, header, data, outbound=()):
+        super().__init__(header.get("blobs", []), data)
+        self.peer, self.outbound = peer, outbound
+        self.inbound: list = []
+
+    def decode(self, value, depth: int = 0):
+        out = super().decode(value, depth)
+        if isinstance(value, dict) and value.get("t") in MUTABLE:
+            self.inbound.append(out)
+        return out
+
+    def other(self, kind, value, depth):
+        if kind == "inbound":
+            i = value.get("i")
+            if not isinstance(i, int) or not 0 <= i < len(self.outbound):
+                raise wire.WireError("a reference to an object that was not sent")
+            return self.outbound[i]
+        return super().other(kind, value, depth)
+
+
+def version(value):
+    """What tells whether a call changed a tensor (or its gradient)."""
+    if not isinstance(value, torch.Tensor):
+        return None
+    grad = value.grad
+    return (value._version, value.data_ptr(), id(grad), grad._version if grad is not None else -1)
+
+
+def state_of(value):
+    """What the caller copies back into its own object after a call."""
+    if isinstance(value, torch.nn.Module):
+        return {"training": [m.training for m in value.modules()]}
+    if isinstance(value, torch.optim.Optimizer):
+        return value.state_dict()
+    if isinstance(value, torch.Generator):
+        return value.get_state()
+    return value
+
+
+def copy_back(obj, state) -> None:
+    """Make our object `obj` what a call left of its copy on the other side."""
+    if state is None:
+        return
+    if isinstance(obj, torch.Tensor) and isinstance(state, torch.Tensor):
+        with torch.no_grad():
+            if obj.shape == state.shape and obj.dtype == state.dtype:
+                obj.copy_(state)
+            else:
+                obj.data = state.detach()
+        if obj.is_leaf and (state.grad is None or state.grad.shape == obj.shape):
+            obj.grad = state.grad
+    elif isinstance(obj, list) and isinstance(state, list):
+        obj[:] = state
+    elif isinstance(obj, dict) and isinstance(state, dict):
+        obj.clear()
+        obj.update(state)
+    elif isinstance(obj, torch.nn.Module) and isinstance(state, dict):
+        for module, training in zip(obj.modules(), state.get("training", []), strict=False):
+            module.training = bool(training)
+    elif isinstance(obj, torch.optim.Optimizer) and isinstance(state, dict):
+        obj.load_state_dict(state)
+    elif isinstance(obj, torch.Generator) and isinstance(state, torch.Tensor):
+        obj.set_state(torch.Tensor.cpu(state.as_subclass(torch.Tensor)))
+
+
+def changes(encoder: TrackingEncoder, inbound: list, versions: dict) -> dict:
+    """The new state of every object that came in and changed, for the caller to copy
+    back (each by value; what it holds may name other objects that came in)."""
+    states = [
+        None if isinstance(v, torch.Tensor) and version(v) == versions.get(id(v)) else state_of(v)
+        for v in inbound
+    ]
+    return {"t": "list", "v": [encoder.encode(state) for state in states]}
+
+
+def apply_changes(outbound: list, states) -> None:
+    if not isinstance(states, list) or len(states) != len(outbound):
+        raise wire.WireError("an answer about other objects than those sent")
+    for obj, state in zip(outbound, states, strict=True):
+        copy_back(obj, state)
+
+
+class KernelEncoder(TrackingEncoder):
+    """Everything that is not data stays in the kernel as a handle."""
 
     def other(self, value, depth):
         if isinstance(value, CheckerObject):
@@ -183,21 +281,10 @@ class KernelEncoder(wire.Encoder):
         return {"t": "handle", "id": handle.id, "kind": kind}
 
 
-class KernelDecoder(wire.Decoder):
-    """Reads the checker's values: data, public objects by name, copies of modules,
-    optimizers and generators, and handles (ours, or the checker's, which become
-    objects that call back)."""
-
-    def __init__(self, peer, header, data):
-        super().__init__(header.get("blobs", []), data)
-        self.peer = peer
-        self.inbound: list = []  # every mutable object that came in, in order
-
-    def decode(self, value, depth: int = 0):
-        out = super().decode(value, depth)
-        if isinstance(value, dict) and value.get("t") in MUTABLE:
-            self.inbound.append(out)
-        return out
+class KernelDecoder(TrackingDecoder):
+    """Reads the checker's values: data, public objects by name, copies of modules and
+    optimizers, and handles (ours, or the checker's, which become objects that call
+    back)."""
 
     def resolve(self, handle):
         if handle.kind == "checker":
@@ -209,11 +296,6 @@ class KernelDecoder(wire.Decoder):
     def other(self, kind, value, depth):
         if kind == "ref":
             return import_public(value.get("v", ""))
-        if kind == "generator":
-            state = self.decode(value.get("state"), depth + 1)
-            generator = torch.Generator(device=str(value.get("device", "cpu")))
-            generator.set_state(state.cpu() if isinstance(state, torch.Tensor) else state)
-            return generator
         if kind == "module":
             return self._module(value, depth)
         if kind == "optimizer":
@@ -245,9 +327,6 @@ class KernelDecoder(wire.Decoder):
         return module
 
 
-MUTABLE = {"tensor", "list", "dict", "module", "optimizer", "generator"}
-
-
 class CheckerObject:
     """An object the checker lent (a helper, a model): calling it asks the checker."""
 
@@ -266,17 +345,6 @@ class CheckerObject:
         return "<a helper lent by the grader>"
 
 
-def state_of(value):
-    """What the checker copies back into its own object after a call."""
-    if isinstance(value, torch.nn.Module):
-        return {"training": [m.training for m in value.modules()]}
-    if isinstance(value, torch.optim.Optimizer):
-        return value.state_dict()
-    if isinstance(value, torch.Generator):
-        return value.get_state()
-    return value
-
-
 class KernelPeer(Peer):
     def __init__(self, sock, namespace: dict):
         super().__init__(sock)
@@ -288,13 +356,17 @@ class KernelPeer(Peer):
         return KernelEncoder(self, inbound)
 
     def call_checker(self, handle, args, kwargs, op="call"):
+        encoder = self.encoder()
         header, blobs = wire.encode_message(
-            self.encoder(), {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
+            encoder, {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
         )
         reply, data = self.request(header, blobs)
+        decoder = KernelDecoder(self, reply, data, encoder.outbound)
+        value = decoder.decode(reply.get("value"))
+        apply_changes(encoder.outbound, decoder.decode(reply.get("copyback", [])))
         if "error" in reply:
             raise remote_exception(reply["error"])
-        return KernelDecoder(self, reply, data).decode(reply.get("value"))
+        return value
 
     def handle_request(self, message, data):
         op = message.get("op")
@@ -344,7 +416,7 @@ class KernelPeer(Peer):
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise wire.WireError("a call needs a list of arguments and a dict of keywords")
         # Versions of what came in, to send back only what the call changed.
-        versions = {id(v): _version(v) for v in decoder.inbound if isinstance(v, torch.Tensor)}
+        versions = {id(v): version(v) for v in decoder.inbound}
         instruments = []
         reply = {}
         with contextlib.ExitStack() as stack:
@@ -360,22 +432,9 @@ class KernelPeer(Peer):
                 reply["error"] = describe_exception(error)
                 value = None
         reply["violations"] = [v for i in instruments for v in getattr(i, "violations", [])]
-        inbound = {id(v): i for i, v in enumerate(decoder.inbound)}
-        states = [
-            None
-            if isinstance(v, torch.Tensor) and _version(v) == versions.get(id(v))
-            else state_of(v)
-            for v in decoder.inbound
-        ]
-        encoder = self.encoder(inbound)
-        # Each changed object by value (at depth 0); what it holds may name other inbound ones.
-        reply["copyback"] = {"t": "list", "v": [encoder.encode(state) for state in states]}
+        encoder = self.encoder({id(v): i for i, v in enumerate(decoder.inbound)})
+        reply["copyback"] = changes(encoder, decoder.inbound, versions)
         return wire.encode_message(encoder, reply, value=[value], rng=torch.get_rng_state())
-
-
-def _version(tensor):
-    grad = tensor.grad
-    return (tensor._version, tensor.data_ptr(), id(grad), grad._version if grad is not None else -1)
 
 
 def _instrument(spec):

@@ -142,6 +142,9 @@ class Encoder:
             }
         if isinstance(value, Handle):
             return {"t": "handle", "id": value.id, "kind": value.kind}
+        if isinstance(value, torch.Generator):  # by value; its new state comes back
+            state = self.encode(value.get_state(), depth + 1)
+            return {"t": "generator", "device": value.device.type, "state": state}
         return self.other(value, depth)
 
     def other(self, value, depth: int):
@@ -162,7 +165,9 @@ class Encoder:
         dtype = str(data.dtype).removeprefix("torch.")
         if dtype not in DTYPES:
             raise TypeError(f"cannot send a tensor of dtype {data.dtype}")
-        raw = data.reshape(-1).view(torch.uint8).numpy().tobytes() if data.numel() else b""
+        # Into a fresh tensor: a one-element view can pass for contiguous with a stride != 1.
+        flat = torch.empty(data.numel(), dtype=data.dtype).copy_(data.reshape(-1))
+        raw = flat.view(torch.uint8).numpy().tobytes() if data.numel() else b""
         self.size += len(raw)
         if self.size > MAX_BLOBS:
             raise TypeError("the tensors are too large to send")
@@ -253,6 +258,19 @@ class Decoder:
             return torch.device(text)
         if kind == "slice":
             return slice(*[self.decode(v, depth + 1) for v in _list(value.get("v"))[:3]])
+        if kind == "generator":
+            state = self.decode(value.get("state"), depth + 1)
+            if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8:
+                raise WireError("a generator without its state")
+            device = (
+                "cuda" if value.get("device") == "cuda" and torch.cuda.is_available() else "cpu"
+            )
+            generator = torch.Generator(device=device)
+            try:
+                generator.set_state(torch.Tensor.cpu(state.as_subclass(torch.Tensor)))
+            except RuntimeError:
+                raise WireError("a generator with a bad state") from None
+            return generator
         if kind == "handle":
             if not isinstance(value.get("id"), int):
                 raise WireError("a handle without a number")

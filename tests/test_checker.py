@@ -59,6 +59,12 @@ def test_tensors_of_every_dtype_and_shape_cross_unchanged(dtype):
         assert torch.equal(back, t)
 
 
+def test_strided_and_sliced_tensors_cross_by_value():
+    t = torch.arange(30.0, dtype=torch.float64)
+    for view in (t[17::10], t[5:6], t.reshape(5, 6).T, t[::3]):
+        assert torch.equal(round_trip(view), view)
+
+
 def test_data_crosses_as_itself():
     value = {
         "floats": [1.5, float("nan"), float("inf"), -float("inf")],
