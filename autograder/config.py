@@ -76,15 +76,21 @@ def nbgrader_config(
     ]
     if kernel_name:
         c.Execute.kernel_name = kernel_name
-    if checked:  # the test cells run in the checker, not in the kernel
-        from nbgrader.converters.autograde import Autograde
+    # Where the test cells run: in the checker (which decides every score), or still in
+    # the kernel, where a graded cell that shows no score gets 0 (not nbgrader's full marks).
+    from nbgrader.converters.autograde import Autograde
 
-        from autograder.checked_execute import CheckedExecute
+    from autograder.checked_execute import CheckedExecute, RequireScore
 
-        c.Autograde.autograde_preprocessors = [
-            CheckedExecute if p.__name__ == "Execute" else p
-            for p in Autograde.class_traits()["autograde_preprocessors"].default()
-        ]
+    steps = []
+    for step in Autograde.class_traits()["autograde_preprocessors"].default():
+        if step.__name__ != "Execute":
+            steps.append(step)
+        elif checked:
+            steps.append(CheckedExecute)
+        else:
+            steps += [step, RequireScore]
+    c.Autograde.autograde_preprocessors = steps
     # Kernels talk over Unix sockets named after this process, not TCP ports: parallel
     # graders picking free TCP ports at the same moment can pick the same one, and the
     # second kernel then dies at start-up ("Address already in use").

@@ -451,3 +451,27 @@ def test_feedback_shows_what_student_cells_display_as_text_only(graded):
     assert "<b>48 of 48</b>" not in page
     # The report under each graded cell is the checker's: 0 points, whatever was printed.
     assert "step: 0 of 4 points" in html.unescape(page)
+
+
+def test_a_graded_cell_without_a_score_gets_nothing_where_tests_still_run_in_the_kernel(
+    tmp_path,
+):
+    """Assignments not yet graded by the checker: hiding every output (nbgrader's full
+    marks for a cell that shows nothing) scores 0, and a correct notebook still full."""
+    from autograder.config import CHECKED_ASSIGNMENTS
+    from helpers import EXERCISE_SPECS
+
+    assignment = "04-lstm-gru"
+    assert assignment not in CHECKED_ASSIGNMENTS
+    notebook = EXERCISE_SPECS[assignment].notebook
+    release = json.loads((pipeline.EXERCISES / assignment / f"{notebook}.ipynb").read_text())
+    release["cells"].insert(1, nbformat.v4.new_code_cell(NO_DISPLAY))
+    write_submission(tmp_path / "in", "no-display", assignment, notebook, release)
+    write_submission(
+        tmp_path / "in", "reference", assignment, notebook, student_notebook(assignment, notebook)
+    )
+    pipeline.grade(assignment, tmp_path / "in", tmp_path / "out", limits=LIMITS)
+    with open(tmp_path / "out" / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    assert float(rows["no-display"]["score"]) == 0
+    assert float(rows["reference"]["score"]) == EXERCISE_SPECS[assignment].points
