@@ -159,7 +159,7 @@ class CheckerPeer(Peer):
     def __init__(self, sock, *, call_timeout: float, interrupt, stop: threading.Event):
         super().__init__(sock)
         self.call_timeout, self.interrupt, self.stop = call_timeout, interrupt, stop
-        self.instruments_used: list = []  # specs of this cell's instrumented calls
+        self.instruments_used: dict = {}  # kind -> a spec of it, for this cell's canaries
         self.tampered: list[str] = []  # what the canaries found
         self.random = random.Random(os.urandom(8))
 
@@ -186,7 +186,10 @@ class CheckerPeer(Peer):
                 deadline = time.monotonic() + INTERRUPT_GRACE
 
     def handle_request(self, message, data):
-        """A callback from student code: only to objects we lent."""
+        """A callback from student code: only to objects we lent (or the gradients of
+        such a call)."""
+        if message.get("op") == "vjp":
+            return self.answer_vjp(message, data)
         if message.get("op") not in ("call", "getattr"):
             raise wire.WireError("the kernel may only call back what the checker lent it")
         target = self.exports.get(message.get("target"))
@@ -207,6 +210,9 @@ class CheckerPeer(Peer):
         with torch._C.DisableTorchFunction():
             encoder = CheckerEncoder(self, {id(v): i for i, v in enumerate(decoder.inbound)})
             reply = {"copyback": changes(encoder, decoder.inbound, versions)}
+            graph = self.remember_graph(decoder.inbound, value)
+            if graph:
+                reply["graph"] = graph
             return wire.encode_message(encoder, reply, value=value)
 
     def get_global(self, name: str):
@@ -225,18 +231,27 @@ class CheckerPeer(Peer):
     def call(self, target: dict, args, kwargs, *, instruments=None, canary=False):
         """Call a function in the kernel; returns its result, or raises what it raised
         (CheckFailed when an instrument caught it)."""
+        owners = []
         if instruments is None:
-            instruments = [list(spec) for spec in observing.ACTIVE]
+            instruments = [spec for spec, _ in observing.ACTIVE]
+            owners = [owner for _, owner in observing.ACTIVE]
         if instruments and not canary:
             observing.INSTRUMENTED_CALLS[0] += 1
-            self.instruments_used += [s for s in instruments if s not in self.instruments_used]
+            for spec in instruments:
+                used = self.instruments_used.setdefault(spec[0], [spec[0], []])
+                if spec[0] == "forbid":
+                    used[1] = sorted(set(used[1]) | set(spec[1]))
         # Our own encoding must not trip the instruments active around the call (the
         # helpers the kernel calls back meanwhile run under them, as they would in-process).
         with torch._C.DisableTorchFunction():
             encoder = CheckerEncoder(self)
-            header = {"op": "call", "target": target, "instruments": instruments}
             header, blobs = wire.encode_message(
-                encoder, header, args=list(args), kwargs=dict(kwargs), rng=torch.get_rng_state()
+                encoder,
+                {"op": "call", "target": target},
+                args=list(args),
+                kwargs=dict(kwargs),
+                instruments=[list(spec) for spec in instruments],
+                rng=torch.get_rng_state(),
             )
         reply, data = self.request(header, blobs)
         with torch._C.DisableTorchFunction():
@@ -249,15 +264,22 @@ class CheckerPeer(Peer):
             if isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8:
                 with contextlib.suppress(RuntimeError):
                     torch.set_rng_state(rng)
+            observations = reply.get("observations")  # plain numbers, not encoded
         violations = [str(v)[:500] for v in reply.get("violations", []) if isinstance(v, str)]
+        if not isinstance(observations, list) or len(observations) != len(instruments):
+            observations = [None] * len(instruments)
         if canary:
-            return value[0], reply.get("error"), violations
+            return value[0], reply.get("error"), violations, observations
+        for owner, observation in zip(owners, observations, strict=False):
+            owner.record(observation)
         if instruments and self.random.random() < CANARY_RATE:
-            self.canaries(instruments)
+            self.canaries(list(self.instruments_used.values()))
         if violations:
             raise CheckFailed(violations[0])
         if "error" in reply:
             raise remote_exception(reply["error"])
+        if isinstance(reply.get("graph"), int):
+            return self.attach_graph(reply["graph"], encoder.outbound, value)[0]
         return value[0]
 
     # -- canaries ---------------------------------------------------------------
@@ -265,23 +287,24 @@ class CheckerPeer(Peer):
     def canaries(self, specs) -> None:
         """Calls an honest instrument must catch; a miss marks the notebook tampered."""
         for spec in specs:
-            for target, args, honest in _canaries(spec):
+            for target, args, honest, canary_spec in _canaries(spec):
                 try:
-                    value, error, violations = self.call(
-                        {"t": "ref", "v": target}, args, {}, instruments=[spec], canary=True
+                    value, error, violations, observed = self.call(
+                        {"t": "ref", "v": target}, args, {}, instruments=[canary_spec], canary=True
                     )
                 except (ProtocolError, wire.WireError):
                     raise
                 except Exception:
                     continue
-                if not honest(value, error, violations):
+                if not honest(value, error, violations, observed[0]):
                     found = f"the kernel's `{spec[0]}` instrument did not catch {target}"
                     if found not in self.tampered:
                         self.tampered.append(found)
 
 
 def _canaries(spec):
-    """(public function, arguments, test of an honest answer) for an instrument."""
+    """(public function, arguments, test of an honest answer, instrument) for an
+    instrument: calls it must catch or count in a certain way."""
     kind = spec[0]
     if kind == "forbid":
         for name in spec[1]:
@@ -293,10 +316,25 @@ def _canaries(spec):
                         fn(torch.randn(4))
                 except Exception:
                     continue
-                yield path, (torch.randn(4),), lambda v, e, found: bool(found)
+                yield path, (torch.randn(4),), lambda v, e, found, seen: bool(found), spec
                 return
     elif kind == "no_autograd":
-        yield "torch.autograd.grad", (torch.randn(1),), lambda v, e, found: bool(found)
+        yield "torch.autograd.grad", (torch.randn(1),), lambda v, e, found, seen: bool(found), spec
+    elif kind == "count_matmuls":
+        w = torch.randn(3, 3)
+        yield (
+            "torch.matmul",
+            (w, torch.randn(3, 2)),
+            lambda v, e, found, seen: seen == {"w": 1},
+            ["count_matmuls", {"w": w}],
+        )
+    elif kind == "count_flops":
+        yield (
+            "torch.mm",
+            (torch.randn(2, 3), torch.randn(3, 4)),
+            lambda v, e, found, seen: seen == 2 * 2 * 3 * 4,
+            spec,
+        )
     elif kind == "simulated_gpu" and not torch.cuda.is_available():
         from rnncourse.simulated_gpu import SimulatedCudaTensor
 
@@ -306,17 +344,24 @@ def _canaries(spec):
         yield (
             "torch.add",
             (on_gpu(), torch.randn(3)),
-            lambda v, e, found: bool(e) and "simulated GPU" in str(e.get("message", "")),
+            lambda v, e, found, seen: bool(e) and "simulated GPU" in str(e.get("message", "")),
+            spec,
         )
         yield (
             "torch.zeros",
             (3,),
-            lambda v, e, found: not e and isinstance(v, torch.Tensor) and v.device.type == "cpu",
+            lambda v, e, found, seen: (
+                not e and isinstance(v, torch.Tensor) and v.device.type == "cpu"
+            ),
+            spec,
         )
         yield (
             "torch.zeros_like",
             (on_gpu(),),
-            lambda v, e, found: not e and isinstance(v, torch.Tensor) and v.device.type == "cuda",
+            lambda v, e, found, seen: (
+                not e and isinstance(v, torch.Tensor) and v.device.type == "cuda"
+            ),
+            spec,
         )
 
 
@@ -447,7 +492,7 @@ class Session:
             if not isinstance(checks, Checks):
                 raise RuntimeError("the test cell made no checks")
             if self.peer.instruments_used:
-                self.peer.canaries(self.peer.instruments_used)
+                self.peer.canaries(list(self.peer.instruments_used.values()))
             self.results[grade_id] = checks
         except BaseException as error:  # noqa: BLE001 (whatever happened, this cell gets 0)
             self.results[grade_id] = f"the checks could not run: {type(error).__name__}: {error}"

@@ -15,7 +15,7 @@ EXERCISES = REPO / "exercises"
 # Assignments whose test cells run in the checker (autograder/checker.py), outside the
 # student's kernel, so that student code can neither read nor forge them. The others
 # still run their tests in the kernel (guarded: autograder/guard.py), until ported.
-CHECKED_ASSIGNMENTS = {"01-activations", "02-bptt", "05-esn"}
+CHECKED_ASSIGNMENTS = {"01-activations", "02-bptt", "04-lstm-gru", "05-esn", "06-clockwork"}
 
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120

@@ -161,7 +161,7 @@ class forbid_torch_functions(TorchFunctionMode):
         self._recorded = None
 
     def __enter__(self):
-        self._recorded = observing.instrument("forbid", sorted(self.names))
+        self._recorded = observing.instrument(self, "forbid", sorted(self.names))
         self._recorded.__enter__()
         return super().__enter__()
 
@@ -170,6 +170,9 @@ class forbid_torch_functions(TorchFunctionMode):
             return super().__exit__(*exc)
         finally:
             self._recorded.__exit__(None, None, None)
+
+    def record(self, observation) -> None:
+        """(What it saw in a student's process: its violations arrive as failures.)"""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "").removeprefix("special_").rstrip("_")
@@ -199,6 +202,9 @@ class forbid_autograd:
     def __init__(self):
         self.violations = []
 
+    def record(self, observation) -> None:
+        """(What it saw in a student's process: its violations arrive as failures.)"""
+
     def __enter__(self):
         def refuse(*args, **kwargs):
             self.violations.append(self.MESSAGE)
@@ -209,7 +215,7 @@ class forbid_autograd:
             setattr(owner, name, refuse)
         self._no_grad = torch.no_grad()
         self._no_grad.__enter__()
-        self._recorded = observing.instrument("no_autograd")
+        self._recorded = observing.instrument(self, "no_autograd")
         self._recorded.__enter__()
         return self
 
@@ -219,6 +225,70 @@ class forbid_autograd:
         for owner, name, original in self._saved:
             setattr(owner, name, original)
         return False
+
+
+MATMULS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "linear", "einsum"}
+
+
+class count_matmuls(TorchFunctionMode):
+    """Count the matrix multiplies that read each of the given tensors (or views of them):
+    `with count_matmuls(weight=w) as counter: ...`, then `counter.counts["weight"]`."""
+
+    def __init__(self, **watched):
+        super().__init__()
+        self.watched = watched
+        self.counts = dict.fromkeys(watched, 0)
+
+    def __enter__(self):
+        self._recorded = observing.instrument(self, "count_matmuls", self.watched)
+        self._recorded.__enter__()
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            self._recorded.__exit__(None, None, None)
+
+    def record(self, observation) -> None:
+        for name in self.counts:
+            count = observation.get(name, 0) if isinstance(observation, dict) else 0
+            self.counts[name] += int(count) if isinstance(count, int) else 0
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if getattr(func, "__name__", "") in MATMULS:
+            operands = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
+            for name, tensor in self.watched.items():
+                if any(t is tensor or t._base is tensor for t in operands):
+                    self.counts[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+class count_flops:
+    """Count the floating-point operations of the code in the block (PyTorch's own
+    `torch.utils.flop_counter`): `with count_flops() as counter: ...`, then
+    `counter.total`."""
+
+    def __init__(self):
+        self.total = 0
+
+    def __enter__(self):
+        from torch.utils.flop_counter import FlopCounterMode
+
+        self._mode = FlopCounterMode(display=False)
+        self._mode.__enter__()
+        self._recorded = observing.instrument(self, "count_flops")
+        self._recorded.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._recorded.__exit__(None, None, None)
+        self._mode.__exit__(*exc)
+        self.total += self._mode.get_total_flops()
+        return False
+
+    def record(self, observation) -> None:
+        self.total += int(observation) if isinstance(observation, int) else 0
 
 
 @contextlib.contextmanager

@@ -11,14 +11,17 @@ import contextlib
 
 # Calls the grader made under instruments (each check notes whether it made any).
 INSTRUMENTED_CALLS = [0]
-# Instruments active now, outermost first: ["forbid", [names]], ["no_autograd"], ["simulated_gpu"].
-ACTIVE: list[list] = []
+# Instruments active now, outermost first, as (spec, owner): the spec says what to set
+# up in the student's process (["forbid", [names]], ["no_autograd"], ["simulated_gpu"],
+# ["count_matmuls", {name: tensor}], ["count_flops"]); the owner's `record` receives
+# what that instrument observed there (counts), if anything.
+ACTIVE: list[tuple[list, object]] = []
 
 
 @contextlib.contextmanager
-def instrument(*spec):
-    """Record `spec` as active inside the block."""
-    ACTIVE.append(list(spec))
+def instrument(owner, *spec):
+    """Record `owner`'s instrument, described by `spec`, as active inside the block."""
+    ACTIVE.append((list(spec), owner))
     try:
         yield
     finally:

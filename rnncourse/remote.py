@@ -25,7 +25,7 @@ from rnncourse import wire
 
 # Imported now, in the warm process the kernel is forked from: a student's later
 # `sys.modules` edits cannot take the instruments away.
-from rnncourse.checks import forbid_autograd, forbid_torch_functions
+from rnncourse.checks import count_flops, count_matmuls, forbid_autograd, forbid_torch_functions
 from rnncourse.simulated_gpu import simulated_gpu
 
 CHECKER_ENV = "RNNCOURSE_CHECKER"
@@ -100,6 +100,62 @@ class Peer:
         self.next_id = 0
         self.exports: dict[int, object] = {}  # handle number -> our object
         self.next_handle = 0
+        self.graphs: dict[int, tuple[list, list]] = {}  # our calls' (inputs, outputs)
+
+    # -- gradients through calls: the other side asks us for vector-Jacobian products --
+
+    def remember_graph(self, inbound: list, value) -> int | None:
+        """Keep the autograd graph of a call we answered, if the caller can use it."""
+        inputs = [t for t in inbound if isinstance(t, torch.Tensor) and t.requires_grad]
+        came_in = set(map(id, inbound))  # (those go back as the caller's own objects)
+        outputs = [t for t in tensors_in(value) if t.requires_grad and id(t) not in came_in]
+        if not inputs or not outputs:
+            return None
+        self.graphs[len(self.graphs) + 1] = (inputs, outputs)
+        return len(self.graphs)
+
+    def attach_graph(self, graph: int, outbound: list, value):
+        """Connect a call's results to our own graph: their gradients are computed on
+        the other side (`vjp`) and flow into what we sent."""
+        inputs = [t for t in outbound if isinstance(t, torch.Tensor) and t.requires_grad]
+        sent = set(map(id, outbound))
+        outputs = [t for t in tensors_in(value) if t.requires_grad and id(t) not in sent]
+        if not inputs or not outputs or not torch.is_grad_enabled():
+            return value
+        for t in outputs:
+            t.requires_grad_(False)
+        attached = RemoteGraph.apply(self, graph, len(inputs), *inputs, *outputs)
+        return replace_tensors(value, dict(zip(map(id, outputs), attached, strict=True)))
+
+    def vjp(self, graph: int, grads) -> list:
+        encoder = TrackingEncoder(self)
+        header, blobs = wire.encode_message(
+            encoder, {"op": "vjp", "graph": graph}, grads=list(grads)
+        )
+        reply, data = self.request(header, blobs)
+        if "error" in reply:
+            raise remote_exception(reply["error"])
+        value = TrackingDecoder(self, reply, data).decode(reply.get("value"))
+        if not isinstance(value, list):
+            raise wire.WireError("a malformed gradient")
+        return [g.detach() if isinstance(g, torch.Tensor) else None for g in value]
+
+    def answer_vjp(self, message, data):
+        inputs, outputs = self.graphs.get(message.get("graph"), (None, None))
+        if inputs is None:
+            raise wire.WireError("gradients of a call that was not kept")
+        grads = TrackingDecoder(self, message, data).decode(message.get("grads"))
+        if not isinstance(grads, list) or len(grads) != len(outputs):
+            raise wire.WireError("gradients that do not match the outputs")
+        pairs = [(o, g) for o, g in zip(outputs, grads, strict=True) if g is not None]
+        found = torch.autograd.grad(
+            [o for o, _ in pairs],
+            inputs,
+            [g.to(o.dtype) for o, g in pairs],
+            allow_unused=True,
+            retain_graph=True,
+        )
+        return wire.encode_message(TrackingEncoder(self), {}, value=list(found))
 
     def export(self, value, kind: str) -> wire.Handle:
         self.next_handle += 1
@@ -265,6 +321,45 @@ def apply_changes(outbound: list, states) -> None:
         copy_back(obj, state)
 
 
+def tensors_in(value) -> list:
+    """The tensors in a (nested) value, in the order an Encoder sends them."""
+    if isinstance(value, torch.Tensor):
+        return [value]
+    if isinstance(value, list | tuple):
+        return [t for v in value for t in tensors_in(v)]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in tensors_in(v)]
+    return []
+
+
+def replace_tensors(value, new: dict):
+    if isinstance(value, torch.Tensor):
+        return new.get(id(value), value)
+    if isinstance(value, list):
+        return [replace_tensors(v, new) for v in value]
+    if isinstance(value, tuple):
+        return tuple(replace_tensors(v, new) for v in value)
+    if isinstance(value, dict):
+        return {k: replace_tensors(v, new) for k, v in value.items()}
+    return value
+
+
+class RemoteGraph(torch.autograd.Function):
+    """Results of a call on the other side, as outputs of our autograd graph."""
+
+    @staticmethod
+    def forward(ctx, peer, graph, n_inputs, *tensors):
+        ctx.peer, ctx.graph, ctx.n_inputs = peer, graph, n_inputs
+        return tuple(t.clone() for t in tensors[n_inputs:])
+
+    @staticmethod
+    def backward(ctx, *grads):
+        found = ctx.peer.vjp(ctx.graph, grads)
+        if len(found) != ctx.n_inputs:
+            raise wire.WireError("gradients for other inputs than those sent")
+        return (None, None, None, *found, *([None] * len(grads)))
+
+
 class KernelEncoder(TrackingEncoder):
     """Everything that is not data stays in the kernel as a handle."""
 
@@ -366,6 +461,8 @@ class KernelPeer(Peer):
         apply_changes(encoder.outbound, decoder.decode(reply.get("copyback", [])))
         if "error" in reply:
             raise remote_exception(reply["error"])
+        if isinstance(reply.get("graph"), int):
+            value = self.attach_graph(reply["graph"], encoder.outbound, value)
         return value
 
     def handle_request(self, message, data):
@@ -396,8 +493,11 @@ class KernelPeer(Peer):
                 else:
                     self.namespace[name] = value
             return {"blobs": []}, []
+        if op == "vjp":
+            return self.answer_vjp(message, data)
         if op == "release":
             self.exports.clear()
+            self.graphs.clear()
             return {"blobs": []}, []
         if op == "done":
             self.done = True
@@ -411,6 +511,7 @@ class KernelPeer(Peer):
         target = None if by_name else decoder.decode(wanted)
         args = decoder.decode(message.get("args"))
         kwargs = decoder.decode(message.get("kwargs"))
+        specs = decoder.decode(message.get("instruments", {"t": "list", "v": []}))
         if "rng" in message:
             torch.set_rng_state(decoder.decode(message["rng"]))
         if not isinstance(args, list) or not isinstance(kwargs, dict):
@@ -420,7 +521,7 @@ class KernelPeer(Peer):
         instruments = []
         reply = {}
         with contextlib.ExitStack() as stack:
-            for spec in message.get("instruments", []):
+            for spec in specs if isinstance(specs, list) else ():
                 instruments.append(stack.enter_context(_instrument(spec)))
             try:
                 if by_name:
@@ -432,15 +533,32 @@ class KernelPeer(Peer):
                 reply["error"] = describe_exception(error)
                 value = None
         reply["violations"] = [v for i in instruments for v in getattr(i, "violations", [])]
+        reply["observations"] = [_observation(i) for i in instruments]
+        graph = self.remember_graph(decoder.inbound, value)
+        if graph:
+            reply["graph"] = graph
         encoder = self.encoder({id(v): i for i, v in enumerate(decoder.inbound)})
         reply["copyback"] = changes(encoder, decoder.inbound, versions)
         return wire.encode_message(encoder, reply, value=[value], rng=torch.get_rng_state())
+
+
+def _observation(instrument):
+    """What an instrument counted, for the checker (plain numbers)."""
+    if isinstance(instrument, count_matmuls):
+        return {str(k): int(v) for k, v in instrument.counts.items()}
+    if isinstance(instrument, count_flops):
+        return int(instrument.total)
+    return None
 
 
 def _instrument(spec):
     kind = spec[0] if isinstance(spec, list) and spec else None
     if kind == "forbid":
         return forbid_torch_functions(*[str(n) for n in spec[1]])
+    if kind == "count_matmuls" and isinstance(spec[1], dict):
+        return count_matmuls(**{str(k): v for k, v in spec[1].items()})
+    if kind == "count_flops":
+        return count_flops()
     if kind == "no_autograd":
         return forbid_autograd()
     if kind == "simulated_gpu":

@@ -298,12 +298,11 @@ class Decoder:
         itemsize = torch.empty((), dtype=dtype).element_size()
         if math.prod(shape) * itemsize != length:
             raise WireError("a tensor whose bytes do not match its shape")
-        raw = self.data[start : start + length]
+        # A tensor of its own (not a view of the message: code may tell views apart).
+        tensor = torch.empty(shape, dtype=dtype)
         if length:
-            flat = torch.frombuffer(bytearray(raw), dtype=torch.uint8)
-            tensor = flat.view(dtype).reshape(shape)
-        else:
-            tensor = torch.empty(shape, dtype=dtype)
+            raw = memoryview(self.data)[start : start + length]
+            tensor.view(-1).view(torch.uint8).copy_(torch.frombuffer(raw, dtype=torch.uint8))
         device = value.get("device")
         if device not in ("cpu", "cuda", "meta"):
             raise WireError("an unknown device")

@@ -12,7 +12,14 @@ import torch
 
 from autograder import checker
 from rnncourse import remote, wire
-from rnncourse.checks import CheckFailed, CheckNotRun, forbid_torch_functions, replaced
+from rnncourse.checks import (
+    CheckFailed,
+    CheckNotRun,
+    count_flops,
+    count_matmuls,
+    forbid_torch_functions,
+    replaced,
+)
 from rnncourse.models import SequenceRegressor
 from rnncourse.simulated_gpu import simulated_gpu
 
@@ -238,21 +245,31 @@ def forward(x):
 
 
 def test_instruments_run_in_the_kernel_and_canaries_catch_a_lying_one(kernel, monkeypatch):
-    peer = kernel({"forward": forward})
+    peer = kernel({"forward": forward, "matmul": torch.matmul})
     ns = checker.StudentNamespace(lambda: peer)
     with forbid_torch_functions("sigmoid"), pytest.raises(CheckFailed, match="sigmoid"):
         ns["forward"](torch.zeros(2))
     with simulated_gpu():
         out = ns["forward"](torch.zeros(2, device="cuda"))
     assert out.device.type == "cuda"
-    peer.canaries([["forbid", ["sigmoid"]], ["no_autograd"], ["simulated_gpu"]])
+    with count_matmuls(w=torch.eye(2)) as counter:
+        w = counter.watched["w"]
+        ns["forward"](w)
+        ns["matmul"](w, w)
+    assert counter.counts == {"w": 1}
+    with count_flops() as counter:
+        ns["matmul"](torch.ones(2, 3), torch.ones(3, 4))
+    assert counter.total == 2 * 2 * 3 * 4
+    kinds = [["forbid", ["sigmoid"]], ["no_autograd"], ["simulated_gpu"]]
+    kinds += [["count_matmuls", {}], ["count_flops"]]
+    peer.canaries(kinds)
     assert peer.tampered == []
     # A kernel whose instruments were switched off: every canary says so.
     import contextlib
 
     monkeypatch.setattr(remote, "_instrument", lambda spec: contextlib.nullcontext())
-    peer.canaries([["forbid", ["sigmoid"]], ["no_autograd"], ["simulated_gpu"]])
-    assert len(peer.tampered) == 3
+    peer.canaries(kinds)
+    assert len(peer.tampered) == 5
 
 
 def test_a_report_cannot_be_forged_by_instruments_found_lying():
@@ -289,3 +306,31 @@ def test_the_kernel_cannot_reach_beyond_what_was_lent(kernel):
     with pytest.raises(wire.WireError):
         peer.handle_request({"op": "call", "target": 12345, "blobs": []}, bytearray())
     assert json.dumps(checker._canaries(["forbid", ["not_a_torch_function"]]).__class__.__name__)
+
+
+def test_gradients_flow_through_calls_both_ways(kernel):
+    """autograd through a student's function (its backward runs in the kernel), and
+    through a helper lent to it (whose backward runs here)."""
+    namespace = {"torch": torch}
+    exec(
+        "def cell(x, w):\n    return torch.tanh(x @ w)\n"
+        "def two_steps(x, w):\n    h = step(x, w)\n    return step(h, w), {'first': h}",
+        namespace,
+    )
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    x = torch.randn(3, 4, dtype=torch.float64, requires_grad=True)
+    w = torch.randn(4, 4, dtype=torch.float64, requires_grad=True)
+    got = torch.autograd.grad(ns["cell"](x, w).sum(), (x, w))
+    want = torch.autograd.grad(torch.tanh(x @ w).sum(), (x, w))
+    assert all(torch.allclose(a, b) for a, b in zip(got, want, strict=True))
+
+    def lent_step(x, w):  # runs here; its gradient too
+        return torch.sigmoid(x @ w)
+
+    with replaced(ns, step=lent_step):
+        out, states = ns["two_steps"](x, w)
+        got = torch.autograd.grad(out.sum() + states["first"].sum(), (x, w))
+    h = lent_step(x, w)
+    want = torch.autograd.grad(lent_step(h, w).sum() + h.sum(), (x, w))
+    assert all(torch.allclose(a, b) for a, b in zip(got, want, strict=True))

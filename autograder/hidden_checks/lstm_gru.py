@@ -12,11 +12,11 @@ import torch
 from torch import nn
 from torch.func import functional_call
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
-from torch.overrides import TorchFunctionMode
 
 from rnncourse.checks import (
     CheckFailed,
     Checks,
+    count_matmuls,
     expect_close,
     expect_finite,
     expect_unchanged,
@@ -356,26 +356,6 @@ def naive_lstm(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
         h = torch.sigmoid(a[3]) * torch.tanh(c)
         outputs.append(h)
     return torch.stack(outputs, 1), (h, c)
-
-
-MATMULS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "linear", "einsum"}
-
-
-class count_matmuls(TorchFunctionMode):
-    """Count the matrix multiplies that read each of the given tensors (or views of them)."""
-
-    def __init__(self, **watched):
-        super().__init__()
-        self.watched = watched
-        self.counts = dict.fromkeys(watched, 0)
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        if getattr(func, "__name__", "") in MATMULS:
-            operands = [a for a in (*args, *(kwargs or {}).values()) if isinstance(a, torch.Tensor)]
-            for name, tensor in self.watched.items():
-                if any(t is tensor or t._base is tensor for t in operands):
-                    self.counts[name] += 1
-        return func(*args, **(kwargs or {}))
 
 
 def _fast_case(batch, steps, inputs, hidden, seed, dtype=F64, device="cpu"):
