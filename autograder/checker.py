@@ -36,6 +36,7 @@ from rnncourse.remote import (
     CHECKER_ENV,
     Peer,
     ProtocolError,
+    ProtocolViolation,
     TrackingDecoder,
     TrackingEncoder,
     apply_changes,
@@ -444,6 +445,7 @@ class Session:
         self.tampered: list[str] = []
         self.interrupt = lambda: None
         self.set_up = False
+        self.broken = ""  # why the connection can no longer be trusted to stay in step
 
     def environment(self) -> dict:
         return {CHECKER_ENV: self.path}
@@ -473,6 +475,11 @@ class Session:
         if source is None:
             self.results[grade_id] = "not a test cell of this assignment"
             return
+        if self.broken:  # answers can no longer be told apart: nothing more is decided
+            self.results[grade_id] = f"the checks could not run: {self.broken}"
+            with contextlib.suppress(Exception):
+                self.peer.send({"op": "done", "id": 0, "blobs": []})
+            return
         try:
             self._connect(stop)
             self.peer = CheckerPeer(
@@ -496,11 +503,19 @@ class Session:
             self.results[grade_id] = checks
         except BaseException as error:  # noqa: BLE001 (whatever happened, this cell gets 0)
             self.results[grade_id] = f"the checks could not run: {type(error).__name__}: {error}"
+            if isinstance(error, wire.WireError | ProtocolViolation):
+                found = f"the kernel broke the grading protocol ({str(error)[:80]})"
+                if found not in self.tampered:
+                    self.tampered.append(found)
         finally:
-            with contextlib.suppress(Exception):
-                if self.peer is not None and not stop.is_set():
+            if self.peer is not None and not stop.is_set():
+                try:
                     self.peer.request({"op": "release", "blobs": []})
                     self.peer.request({"op": "done", "blobs": []})
+                except Exception as error:  # the stream is lost: let the kernel go on
+                    self.broken = f"{type(error).__name__}: {error}"[:200]
+                    with contextlib.suppress(Exception):
+                        self.peer.send({"op": "done", "id": 0, "blobs": []})
 
     def outcome(self, grade_id: str, points: float) -> tuple[float, str]:
         """(points, report text) of a test cell, decided here."""

@@ -39,6 +39,10 @@ class ProtocolError(Exception):
     """The other side broke the protocol (or went away)."""
 
 
+class ProtocolViolation(ProtocolError):
+    """The other side sent what the protocol does not allow (not merely went quiet)."""
+
+
 class RemoteError(Exception):
     """An exception raised on the other side, by name and message only."""
 
@@ -192,7 +196,7 @@ class Peer:
             elif message.get("reply") == header["id"]:
                 return message, data
             else:
-                raise ProtocolError("an answer to a question that was not asked")
+                raise ProtocolViolation("an answer to a question that was not asked")
 
     def serve_one(self, message: dict, data) -> None:
         try:
@@ -588,5 +592,5 @@ def serve() -> None:
     while not peer.done:
         message, data = peer.receive()
         if "op" not in message:
-            raise ProtocolError("expected a request")
+            raise ProtocolViolation("expected a request")
         peer.serve_one(message, data)

@@ -186,6 +186,13 @@ print("step and step_grad: 4 of 4 points\\n  PASS (4) everything")
 display(HTML("<script>document.title = 'forged'</script><b>48 of 48</b>"))
 4.0
 """
+# Junk on the connection to the checker: it only ever costs the sender.
+GARBAGE_ON_THE_WIRE = """
+import rnncourse.remote as r
+r.connect_from_environment()
+if r._connection is not None:
+    r._connection.sendall(bytes(range(256)) * 4)
+"""
 # Only the hidden checks hold this name: the student's process must never see it.
 MARKER = "layer_stack_gradients"
 SEARCH_FOR_HIDDEN = f"""
@@ -264,6 +271,7 @@ CLASS = {
     "patching-thread": (release_with_cell(PATCHING_THREAD), 0.0, True),
     "agreeable-tensor": (release_with_cell(AGREEABLE_TENSOR), 0.0, False),
     "forged-report": (release_with_cell(FORGED_REPORT), 0.0, False),
+    "garbage-on-the-wire": (with_cell(GARBAGE_ON_THE_WIRE), 0.0, True),
 }
 _search = release_with_cell(SEARCH_FOR_HIDDEN + "\nsearch()")
 _search["cells"].append(nbformat.v4.new_code_cell("search()\n" + SEARCH_REPORT))
@@ -341,8 +349,13 @@ def test_tampering_is_named_in_the_flags(graded):
     assert "`Checks`" in rows["fake-checks"]["flags"]
     assert "builtins.round" in rows["patch-builtins"]["flags"]
     assert "sys.exit" in rows["sys-exit"]["flags"]
-    for replaced in ("torch.allclose", "numpy.testing.assert_allclose", "rnncourse.checks"):
+    for replaced in ("torch.allclose", "numpy.testing.assert_allclose", "sys.modules"):
         assert replaced in rows["patch-many"]["flags"]
+
+
+def test_a_kernel_that_breaks_the_protocol_is_flagged(graded):
+    rows, *_ = graded
+    assert "broke the grading protocol" in rows["garbage-on-the-wire"]["flags"]
 
 
 def test_a_renamed_notebook_is_graded_and_noted(graded):
@@ -461,7 +474,7 @@ def test_a_graded_cell_without_a_score_gets_nothing_where_tests_still_run_in_the
     from autograder.config import CHECKED_ASSIGNMENTS
     from helpers import EXERCISE_SPECS
 
-    assignment = "04-lstm-gru"
+    assignment = "03-language-models"
     assert assignment not in CHECKED_ASSIGNMENTS
     notebook = EXERCISE_SPECS[assignment].notebook
     release = json.loads((pipeline.EXERCISES / assignment / f"{notebook}.ipynb").read_text())
