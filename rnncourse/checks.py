@@ -146,7 +146,7 @@ def expect_unchanged(before: torch.Tensor, after: torch.Tensor, *, what="the inp
 # ---------------------------------------------------------------------------
 
 
-class forbid_torch_functions(TorchFunctionMode):
+class forbid_torch_functions(observing.RecordedMode, TorchFunctionMode):
     """Fail if code inside the block calls a torch function with one of the given names.
 
     It sees every spelling of a call (`torch.sigmoid(x)`, `x.sigmoid()`,
@@ -158,21 +158,9 @@ class forbid_torch_functions(TorchFunctionMode):
         super().__init__()
         self.names = set(names)
         self.violations = []  # kept even if the code under test catches the error
-        self._recorded = None
 
-    def __enter__(self):
-        self._recorded = observing.instrument(self, "forbid", sorted(self.names))
-        self._recorded.__enter__()
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        try:
-            return super().__exit__(*exc)
-        finally:
-            self._recorded.__exit__(None, None, None)
-
-    def record(self, observation) -> None:
-        """(What it saw in a student's process: its violations arrive as failures.)"""
+    def spec(self):
+        return ["forbid", sorted(self.names)]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         name = getattr(func, "__name__", "").removeprefix("special_").rstrip("_")
@@ -230,7 +218,7 @@ class forbid_autograd:
 MATMULS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "linear", "einsum"}
 
 
-class count_matmuls(TorchFunctionMode):
+class count_matmuls(observing.RecordedMode, TorchFunctionMode):
     """Count the matrix multiplies that read each of the given tensors (or views of them):
     `with count_matmuls(weight=w) as counter: ...`, then `counter.counts["weight"]`."""
 
@@ -239,16 +227,8 @@ class count_matmuls(TorchFunctionMode):
         self.watched = watched
         self.counts = dict.fromkeys(watched, 0)
 
-    def __enter__(self):
-        self._recorded = observing.instrument(self, "count_matmuls", self.watched)
-        self._recorded.__enter__()
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        try:
-            return super().__exit__(*exc)
-        finally:
-            self._recorded.__exit__(None, None, None)
+    def spec(self):
+        return ["count_matmuls", self.watched]
 
     def record(self, observation) -> None:
         for name in self.counts:

@@ -26,3 +26,24 @@ def instrument(owner, *spec):
         yield
     finally:
         ACTIVE.pop()
+
+
+class RecordedMode:
+    """Mixin for a TorchFunctionMode instrument: while active it is recorded in ACTIVE,
+    described by `spec()`. `record` receives what it counted in a student's process."""
+
+    def spec(self) -> list:
+        raise NotImplementedError
+
+    def record(self, observation) -> None:
+        """Nothing to record by default: what it catches arrives as the call's error."""
+
+    def __enter__(self):
+        ACTIVE.append((self.spec(), self))
+        return super().__enter__()
+
+    def __exit__(self, *exc):
+        try:
+            return super().__exit__(*exc)
+        finally:
+            ACTIVE.pop()

@@ -13,6 +13,8 @@ import torch
 from torch.overrides import TorchFunctionMode
 from torch.utils import _pytree as pytree
 
+from rnncourse.observing import RecordedMode
+
 CUDA = torch.device("cuda", 0)
 MISMATCH = (
     "Expected all tensors to be on the same device, but found at least two devices, "
@@ -54,24 +56,11 @@ def _on_cpu(value):
     return pytree.tree_map_only(torch.Tensor, lambda t: t.as_subclass(torch.Tensor), value)
 
 
-class simulated_gpu(TorchFunctionMode):
+class simulated_gpu(RecordedMode, TorchFunctionMode):
     """Run a block as if a GPU were present: see the module docstring."""
 
-    def __enter__(self):
-        from rnncourse import observing
-
-        self._recorded = observing.instrument(self, "simulated_gpu")
-        self._recorded.__enter__()
-        return super().__enter__()
-
-    def __exit__(self, *exc):
-        try:
-            return super().__exit__(*exc)
-        finally:
-            self._recorded.__exit__(None, None, None)
-
-    def record(self, observation) -> None:
-        """(Nothing to record: what it catches arrives as the call's error.)"""
+    def spec(self):
+        return ["simulated_gpu"]
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
