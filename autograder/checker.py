@@ -169,7 +169,8 @@ class CheckerPeer(Peer):
         when the kernel is gone or stops answering."""
         deadline = time.monotonic() + self.call_timeout
         interrupted = False
-        self.sock.settimeout(0.5)
+        if self.sock.gettimeout() != 0.5:
+            self.sock.settimeout(0.5)
         while True:
             try:
                 return wire.receive(self.sock)
