@@ -18,7 +18,6 @@ notebook that rested on instruments, and flags the submission.
 
 import builtins
 import contextlib
-import io
 import os
 import random
 import shutil
@@ -26,12 +25,11 @@ import socket
 import tempfile
 import threading
 import time
-import warnings
 
 import torch
 
 from rnncourse import observing, wire
-from rnncourse.checks import CheckFailed, Checks
+from rnncourse.checks import CheckFailed, Checks, silenced
 from rnncourse.remote import (
     CHECKER_ENV,
     Peer,
@@ -204,7 +202,7 @@ class CheckerPeer(Peer):
             versions = {id(v): version(v) for v in decoder.inbound}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise wire.WireError("bad arguments")
-        with _quiet():
+        with silenced():
             if message["op"] == "getattr":
                 value = getattr(target, str(args[0]) if args else "")
             else:
@@ -314,7 +312,7 @@ def _canaries(spec):
                 path = f"{module}.{name}"
                 try:
                     fn = import_public(path)
-                    with _quiet():
+                    with silenced():
                         fn(torch.randn(4))
                 except Exception:
                     continue
@@ -365,17 +363,6 @@ def _canaries(spec):
             ),
             spec,
         )
-
-
-@contextlib.contextmanager
-def _quiet():
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(io.StringIO()),
-        contextlib.redirect_stderr(io.StringIO()),
-    ):
-        warnings.simplefilter("ignore")
-        yield
 
 
 class StudentNamespace(dict):
@@ -491,10 +478,10 @@ class Session:
             if not self.set_up:
                 self.set_up = True
                 for setup in self.setup_cells:
-                    with _quiet():
+                    with silenced():
                         exec(compile(setup, "<setup>", "exec"), self.namespace)
             self.namespace.pop("checks", None)
-            with _quiet():
+            with silenced():
                 exec(compile(source, f"<{grade_id}>", "exec"), self.namespace)
             checks = dict.get(self.namespace, "checks")
             if not isinstance(checks, Checks):

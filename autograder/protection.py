@@ -20,19 +20,6 @@ from autograder.config import CHECKED_ASSIGNMENTS, REPO, SOLUTIONS
 
 
 @cache  # read once per grading, not once per student
-def locked_cells(assignment: str, notebook: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
-    """(setup cell sources, test cell sources) of a solution notebook: the locked code
-    cells, hidden tests included (for the grader's eyes only)."""
-    setup, tests = [], []
-    path = SOLUTIONS / assignment / f"{notebook}.ipynb"
-    for cell in json.loads(path.read_text())["cells"]:
-        meta = cell.get("metadata", {}).get("nbgrader", {})
-        if cell["cell_type"] == "code" and meta.get("locked"):
-            (tests if meta.get("grade") else setup).append("".join(cell["source"]))
-    return tuple(setup), tuple(tests)
-
-
-@cache
 def locked_cells_by_id(assignment: str, notebook: str) -> tuple[list[str], dict[str, str]]:
     """(setup cell sources, test cell source by grade id) of a solution notebook: what the
     checker (autograder/checker.py) runs, hidden tests included."""
@@ -47,6 +34,13 @@ def locked_cells_by_id(assignment: str, notebook: str) -> tuple[list[str], dict[
             else:
                 setup.append(source)
     return setup, tests
+
+
+def locked_cells(assignment: str, notebook: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(setup cell sources, test cell sources) of a solution notebook: the locked code
+    cells, hidden tests included (for the grader's eyes only)."""
+    setup, tests = locked_cells_by_id(assignment, notebook)
+    return tuple(setup), tuple(tests.values())
 
 
 def kernel_environment(

@@ -198,21 +198,16 @@ class forbid_autograd:
             self.violations.append(self.MESSAGE)
             raise CheckFailed(self.MESSAGE)
 
-        self._saved = [(owner, name, getattr(owner, name)) for owner, name in self.TARGETS]
-        for owner, name, _ in self._saved:
+        self._stack = contextlib.ExitStack()
+        for owner, name in self.TARGETS:
+            self._stack.callback(setattr, owner, name, getattr(owner, name))
             setattr(owner, name, refuse)
-        self._no_grad = torch.no_grad()
-        self._no_grad.__enter__()
-        self._recorded = observing.instrument(self, "no_autograd")
-        self._recorded.__enter__()
+        self._stack.enter_context(torch.no_grad())
+        self._stack.enter_context(observing.instrument(self, "no_autograd"))
         return self
 
     def __exit__(self, *exc):
-        self._recorded.__exit__(None, None, None)
-        self._no_grad.__exit__(*exc)
-        for owner, name, original in self._saved:
-            setattr(owner, name, original)
-        return False
+        return self._stack.__exit__(*exc)
 
 
 MATMULS = {"matmul", "__matmul__", "__rmatmul__", "mm", "bmm", "addmm", "linear", "einsum"}
@@ -255,17 +250,15 @@ class count_flops:
     def __enter__(self):
         from torch.utils.flop_counter import FlopCounterMode
 
-        self._mode = FlopCounterMode(display=False)
-        self._mode.__enter__()
-        self._recorded = observing.instrument(self, "count_flops")
-        self._recorded.__enter__()
+        self._stack = contextlib.ExitStack()
+        mode = FlopCounterMode(display=False)
+        self._stack.callback(lambda: setattr(self, "total", self.total + mode.get_total_flops()))
+        self._stack.enter_context(mode)  # (left before the line above runs)
+        self._stack.enter_context(observing.instrument(self, "count_flops"))
         return self
 
     def __exit__(self, *exc):
-        self._recorded.__exit__(None, None, None)
-        self._mode.__exit__(*exc)
-        self.total += self._mode.get_total_flops()
-        return False
+        return self._stack.__exit__(*exc)
 
     def record(self, observation) -> None:
         self.total += int(observation) if isinstance(observation, int) else 0

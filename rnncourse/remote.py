@@ -98,9 +98,8 @@ def import_public(path: str):
 
 
 class Peer:
-    def __init__(self, sock, *, timeout: float | None = None):
+    def __init__(self, sock):
         self.sock = sock
-        self.timeout = timeout
         self.next_id = 0
         self.exports: dict[int, object] = {}  # handle number -> our object
         self.next_handle = 0
@@ -165,12 +164,6 @@ class Peer:
         self.next_handle += 1
         self.exports[self.next_handle] = value
         return wire.Handle(self.next_handle, kind)
-
-    def encoder(self) -> wire.Encoder:
-        raise NotImplementedError
-
-    def decoder(self, header, data) -> wire.Decoder:
-        raise NotImplementedError
 
     def handle_request(self, header: dict, data) -> tuple[dict, list[bytes]]:
         raise NotImplementedError

@@ -160,7 +160,7 @@ class Encoder:
         data = tensor.detach()
         if data.is_conj():
             data = data.resolve_conj()
-        data = torch.Tensor.cpu(data.as_subclass(torch.Tensor)).contiguous()
+        data = torch.Tensor.cpu(data.as_subclass(torch.Tensor))
         dtype = str(data.dtype).removeprefix("torch.")
         if dtype not in DTYPES:
             raise TypeError(f"cannot send a tensor of dtype {data.dtype}")

@@ -270,9 +270,11 @@ CLASS = {
     "unhook-and-patch": (release_with_cell(UNHOOK_AND_PATCH), 0.0, True),
     "patching-thread": (release_with_cell(PATCHING_THREAD), 0.0, True),
     "agreeable-tensor": (release_with_cell(AGREEABLE_TENSOR), 0.0, False),
-    "forged-report": (release_with_cell(FORGED_REPORT), 0.0, False),
+    "forged-report": (_forged := release_with_cell(FORGED_REPORT), 0.0, False),
     "garbage-on-the-wire": (with_cell(GARBAGE_ON_THE_WIRE), 0.0, True),
 }
+# A Markdown cell of the student's own: its raw HTML must not run in the feedback page.
+_forged["cells"].insert(2, nbformat.v4.new_markdown_cell("<script>window.forged = 1</script>"))
 _search = release_with_cell(SEARCH_FOR_HIDDEN + "\nsearch()")
 _search["cells"].append(nbformat.v4.new_code_cell("search()\n" + SEARCH_REPORT))
 CLASS["search-for-hidden"] = (_search, 0.0, True)
@@ -462,6 +464,7 @@ def test_feedback_shows_what_student_cells_display_as_text_only(graded):
     page = (out / "feedback" / "forged-report" / A / f"{NB}.html").read_text()
     assert "<script>document.title" not in page
     assert "<b>48 of 48</b>" not in page
+    assert "<script>window.forged" not in page
     # The report under each graded cell is the checker's: 0 points, whatever was printed.
     assert "step: 0 of 4 points" in html.unescape(page)
 
