@@ -22,6 +22,7 @@ import os
 import random
 import shutil
 import socket
+import sys
 import tempfile
 import threading
 import time
@@ -68,8 +69,48 @@ class Remote:
             raise AttributeError(name)
         return self._peer.getattr(self._handle, name)
 
+    def __iter__(self):
+        """The items, as a list made in the kernel (a generator's, say)."""
+        return iter(self._peer.getattr(self._handle, "", op="items"))
+
+    def _is_instance(self, classes) -> bool:
+        """isinstance, asked of the kernel (rnncourse.checks.is_instance): a lie gains nothing,
+        every value is still checked as data."""
+        peer = self._peer
+        classes = list(classes) if isinstance(classes, tuple) else [classes]
+        with torch._C.DisableTorchFunction():
+            header, blobs = wire.encode_message(
+                CheckerEncoder(peer),
+                {"op": "isinstance", "target": {"t": "handle", "id": self._handle.id}},
+                classes=classes,
+            )
+        header["target"]["kind"] = "kernel"
+        reply, _ = peer.request(header, blobs)
+        return reply.get("value") is True
+
+    def _call_public(self, function, args) -> object:
+        """A public function run in the kernel on this object (rnncourse.checks.in_kernel)."""
+        path = public_path(function)
+        if path is None:
+            raise TypeError(f"{function!r} is not public: it cannot run in the kernel")
+        return self._peer.call({"t": "ref", "v": path}, (self, *args), {})
+
+    def __len__(self):
+        length = self._peer.getattr(self._handle, "", op="len")
+        if not isinstance(length, int) or isinstance(length, bool) or length < 0:
+            raise TypeError("the student's object gave a length that is not one")
+        return length
+
     def __repr__(self):
-        return f"<{self._handle.kind} in the student's kernel>"
+        """The object's own repr (for reports), on one short line of plain characters."""
+        try:
+            text = self._peer.getattr(self._handle, "", op="repr")
+        except Exception:
+            text = None
+        if not isinstance(text, str):
+            return f"<{self._handle.kind} in the student's kernel>"
+        text = "".join(c if c.isprintable() else " " for c in text)
+        return text if len(text) <= 80 else text[:77] + "..."
 
 
 def public_path(value) -> str | None:
@@ -98,6 +139,32 @@ def _public_module(module: torch.nn.Module) -> bool:
     return True
 
 
+# What a call from the kernel into the grader (a lent helper, a lent model, a method of an
+# object the checks lent, like a plot's axes) may not do: the student chooses the
+# arguments, and this process is the grader. Python's audit hooks see these acts.
+REFUSED_EVENTS = ("open", "os.", "shutil.", "subprocess.", "socket.", "ctypes.", "pty.", "glob.")
+_confined = threading.local()
+_hook_installed = []
+
+
+def _refuse_outside_acts(event: str, args) -> None:
+    if getattr(_confined, "depth", 0) and (event == "open" or event.startswith(REFUSED_EVENTS[1:])):
+        raise PermissionError(f"a call from the student's code may not do this here ({event})")
+
+
+@contextlib.contextmanager
+def confined():
+    """While the grader runs a call the kernel asked for: no files, processes or sockets."""
+    if not _hook_installed:
+        sys.addaudithook(_refuse_outside_acts)  # (for good: audit hooks cannot be removed)
+        _hook_installed.append(True)
+    _confined.depth = getattr(_confined, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _confined.depth -= 1
+
+
 class CheckerEncoder(TrackingEncoder):
     """The checker's values: public functions by name, modules of public classes and
     optimizers by value (copied back after the call), anything else of ours as a handle
@@ -122,6 +189,16 @@ class CheckerEncoder(TrackingEncoder):
                 "parameters": self.encode(dict(value._parameters), depth + 1),
                 "buffers": self.encode(dict(value._buffers), depth + 1),
                 "modules": self.encode(dict(value._modules), depth + 1),
+            }
+        if isinstance(value, torch.nn.Module):  # one of ours: lent (see remote.LentModule)
+            handle = self.peer.export(value, "checker")
+            return {
+                "t": "lent",
+                "id": handle.id,
+                "modules": self.encode([name for name, _ in value.named_modules()][1:], depth + 1),
+                "parameters": self.encode(dict(value.named_parameters()), depth + 1),
+                "buffers": self.encode(dict(value.named_buffers()), depth + 1),
+                "training": self.encode([m.training for m in value.modules()], depth + 1),
             }
         if isinstance(value, torch.optim.Optimizer) and public_path(type(value)):
             return {
@@ -190,7 +267,7 @@ class CheckerPeer(Peer):
         such a call)."""
         if message.get("op") == "vjp":
             return self.answer_vjp(message, data)
-        if message.get("op") not in ("call", "getattr"):
+        if message.get("op") not in ("call", "getattr", "forward", "items", "len"):
             raise wire.WireError("the kernel may only call back what the checker lent it")
         target = self.exports.get(message.get("target"))
         if target is None:
@@ -202,9 +279,19 @@ class CheckerPeer(Peer):
             versions = {id(v): version(v) for v in decoder.inbound}
         if not isinstance(args, list) or not isinstance(kwargs, dict):
             raise wire.WireError("bad arguments")
-        with silenced():
-            if message["op"] == "getattr":
-                value = getattr(target, str(args[0]) if args else "")
+        op = message["op"]
+        with silenced(), confined():
+            if op == "getattr":
+                name = str(args[0]) if args else ""
+                if name.startswith("_"):  # (__globals__, __code__: the hidden checks' own)
+                    raise AttributeError(f"the grader does not lend {name[:40]}")
+                value = getattr(target, name)
+            elif op == "forward":
+                value = lent_forward(target, args, kwargs)
+            elif op == "items":
+                value = list(target)
+            elif op == "len":
+                value = len(target)
             else:
                 value = target(*args, **{str(k): v for k, v in kwargs.items()})
         with torch._C.DisableTorchFunction():
@@ -221,9 +308,9 @@ class CheckerPeer(Peer):
             raise KeyError(name)
         return CheckerDecoder(self, reply, data).decode(reply.get("value"))
 
-    def getattr(self, handle, name: str):
+    def getattr(self, handle, name: str, op="getattr"):
         target = {"t": "handle", "id": handle.id, "kind": "kernel"}
-        reply, data = self.request({"op": "getattr", "target": target, "name": name, "blobs": []})
+        reply, data = self.request({"op": op, "target": target, "name": name, "blobs": []})
         if "error" in reply:
             raise remote_exception(reply["error"])
         return CheckerDecoder(self, reply, data).decode(reply.get("value"))
@@ -258,6 +345,8 @@ class CheckerPeer(Peer):
             decoder = CheckerDecoder(self, reply, data, encoder.outbound)
             value = decoder.decode(reply.get("value"))
             rng = decoder.decode(reply.get("rng"))
+            if "error" in reply and value is None:  # the call's arguments did not arrive
+                raise remote_exception(reply["error"])
             if not isinstance(value, list) or len(value) != 1:
                 raise wire.WireError("a malformed answer")
             apply_changes(encoder.outbound, decoder.decode(reply.get("copyback")))
@@ -300,6 +389,38 @@ class CheckerPeer(Peer):
                     found = f"the kernel's `{spec[0]}` instrument did not catch {target}"
                     if found not in self.tampered:
                         self.tampered.append(found)
+
+
+def lent_forward(module, args: list, kwargs: dict) -> list:
+    """The forward of a model we lent, on the values of its tensors in the kernel
+    (remote.LentModule.forward), with the kernel's mode, grad mode and random state;
+    returns [output, random state after]."""
+    if not isinstance(module, torch.nn.Module) or len(args) < 5:
+        raise wire.WireError("a forward call to something that is not a lent model")
+    parameters, buffers, training, grad_enabled, rng, *args = args
+    if not (
+        isinstance(parameters, dict)
+        and isinstance(buffers, dict)
+        and isinstance(training, list)
+        and isinstance(rng, torch.Tensor)
+        and rng.dtype == torch.uint8
+    ):
+        raise wire.WireError("a malformed forward call")
+    tensors = {**parameters, **buffers}
+    if not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in tensors.items()):
+        raise wire.WireError("a forward call with other values than named tensors")
+    parts = list(module.modules())
+    saved = [part.training for part in parts]
+    for part, flag in zip(parts, training, strict=False):
+        part.training = bool(flag)
+    try:
+        torch.set_rng_state(rng)
+        with torch.set_grad_enabled(bool(grad_enabled)):
+            output = torch.func.functional_call(module, tensors, tuple(args), kwargs)
+    finally:
+        for part, flag in zip(parts, saved, strict=True):
+            part.training = flag
+    return [output, torch.get_rng_state()]
 
 
 def _canaries(spec):

@@ -15,7 +15,16 @@ EXERCISES = REPO / "exercises"
 # Assignments whose test cells run in the checker (autograder/checker.py), outside the
 # student's kernel, so that student code can neither read nor forge them. The others
 # still run their tests in the kernel (guarded: autograder/guard.py), until ported.
-CHECKED_ASSIGNMENTS = {"01-activations", "02-bptt", "04-lstm-gru", "05-esn", "06-clockwork"}
+CHECKED_ASSIGNMENTS = {
+    "01-activations",
+    "02-bptt",
+    "03-language-models",
+    "04-lstm-gru",
+    "05-esn",
+    "06-clockwork",
+    "07-music",
+    "08-plays",
+}
 
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120

@@ -30,7 +30,16 @@ from rnncourse.simulated_gpu import simulated_gpu
 
 CHECKER_ENV = "RNNCOURSE_CHECKER"
 # Names a "ref" may point into: public code both sides already have.
-PUBLIC_MODULES = ("torch", "rnncourse", "math", "numpy", "operator", "builtins")
+PUBLIC_MODULES = (
+    "torch",
+    "rnncourse",
+    "math",
+    "numpy",
+    "operator",
+    "builtins",
+    "music21",
+    "matplotlib",
+)
 
 _connection = None  # the socket to the checker, opened before the sandbox closes
 
@@ -156,7 +165,9 @@ class Peer:
             inputs,
             [g.to(o.dtype) for o, g in pairs],
             allow_unused=True,
-            retain_graph=True,
+            # Freed after one use, as a local graph is: a second backward through it fails
+            # here as it would in one process (not detaching between batches, say).
+            retain_graph=False,
         )
         return wire.encode_message(TrackingEncoder(self), {}, value=list(found))
 
@@ -209,7 +220,7 @@ class Peer:
 # ---------------------------------------------------------------------------
 
 
-MUTABLE = {"tensor", "list", "dict", "module", "optimizer", "generator"}
+MUTABLE = {"tensor", "list", "dict", "module", "optimizer", "generator", "lent"}
 
 
 class TrackingEncoder(wire.Encoder):
@@ -390,6 +401,8 @@ class KernelDecoder(TrackingDecoder):
             return import_public(value.get("v", ""))
         if kind == "module":
             return self._module(value, depth)
+        if kind == "lent":
+            return self._lent(value, depth)
         if kind == "optimizer":
             cls = import_public(value.get("class", ""))
             if not (isinstance(cls, type) and issubclass(cls, torch.optim.Optimizer)):
@@ -418,6 +431,80 @@ class KernelDecoder(TrackingDecoder):
             module._init_flat_weights()
         return module
 
+    def _lent(self, value, depth):
+        """A model the checker lends: its parameters and buffers, under their names."""
+        if not isinstance(value.get("id"), int):
+            raise wire.WireError("a lent model without its handle")
+        module = LentModule(self.peer, wire.Handle(value["id"], "checker"))
+        names = self.decode(value.get("modules"), depth + 1)
+        parameters = self.decode(value.get("parameters"), depth + 1)
+        buffers = self.decode(value.get("buffers"), depth + 1)
+        training = self.decode(value.get("training"), depth + 1)
+        if not all(isinstance(v, list | dict) for v in (names, parameters, buffers, training)):
+            raise wire.WireError("a malformed lent model")
+        for name in names:
+            parent, leaf = _owner(module, name)
+            taken = hasattr(type(parent), leaf) or leaf in vars(parent) or leaf in parent._modules
+            if taken or leaf.startswith("_"):
+                raise wire.WireError(f"a lent model's part named {str(name)[:40]!r}")
+            parent._modules[leaf] = torch.nn.Module()  # (add_module would ask the checker)
+        for table, kind in ((parameters, "_parameters"), (buffers, "_buffers")):
+            for name, tensor in table.items():
+                parent, leaf = _owner(module, name)
+                if not isinstance(tensor, torch.Tensor) or leaf.startswith("_"):
+                    raise wire.WireError("a lent model's tensor that is not one")
+                getattr(parent, kind)[leaf] = tensor
+        for part, flag in zip(module.modules(), training, strict=False):
+            part.training = bool(flag)
+        return module
+
+
+def _owner(module, name) -> tuple[torch.nn.Module, str]:
+    """The part of `module` that holds the dotted `name`, and the last part of it."""
+    if not isinstance(name, str) or not name:
+        raise wire.WireError("a lent model's part without a name")
+    path, _, leaf = name.rpartition(".")
+    try:
+        return module.get_submodule(path), leaf
+    except AttributeError:
+        raise wire.WireError(f"a lent model's part under {path[:40]!r}, which it lacks") from None
+
+
+class LentModule(torch.nn.Module):
+    """A model the checker lent (a hidden oracle, for example). Its parameters and
+    buffers live here as real tensors, so that student code can train it with its own
+    optimizer and clip its gradients; its forward runs in the checker, on these
+    values, and gradients flow back through the call. What the call changed in the
+    tensors goes back to the checker's model when the graded call returns."""
+
+    def __init__(self, peer, handle):
+        super().__init__()
+        self._peer, self._handle = peer, handle
+
+    def forward(self, *args, **kwargs):
+        lent = [
+            dict(self.named_parameters()),
+            dict(self.named_buffers()),
+            [part.training for part in self.modules()],
+            torch.is_grad_enabled(),
+            torch.get_rng_state(),  # one random stream, as if the model ran here
+        ]
+        value, rng = self._peer.call_checker(self._handle, [*lent, *args], kwargs, op="forward")
+        if isinstance(rng, torch.Tensor) and rng.dtype == torch.uint8:
+            torch.set_rng_state(rng)
+        return value
+
+    def __getattr__(self, name):
+        try:
+            return super().__getattr__(name)
+        except AttributeError:
+            if name.startswith("_"):
+                raise
+        return self._peer.call_checker(self._handle, (name,), {}, op="getattr")
+
+    def extra_repr(self):
+        return "lent by the grader"
+
 
 class CheckerObject:
     """An object the checker lent (a helper, a model): calling it asks the checker."""
@@ -429,9 +516,15 @@ class CheckerObject:
         return self._peer.call_checker(self._handle, args, kwargs)
 
     def __getattr__(self, name):
-        if name.startswith("__"):
+        if name.startswith("_"):
             raise AttributeError(name)
         return self._peer.call_checker(self._handle, (name,), {}, op="getattr")
+
+    def __iter__(self):
+        return iter(self._peer.call_checker(self._handle, (), {}, op="items"))
+
+    def __len__(self):
+        return self._peer.call_checker(self._handle, (), {}, op="len")
 
     def __repr__(self):
         return "<a helper lent by the grader>"
@@ -453,6 +546,8 @@ class KernelPeer(Peer):
             encoder, {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
         )
         reply, data = self.request(header, blobs)
+        if "error" in reply and "value" not in reply:  # it failed before it could answer
+            raise remote_exception(reply["error"])
         decoder = KernelDecoder(self, reply, data, encoder.outbound)
         value = decoder.decode(reply.get("value"))
         apply_changes(encoder.outbound, decoder.decode(reply.get("copyback", [])))
@@ -475,6 +570,16 @@ class KernelPeer(Peer):
             return wire.encode_message(
                 self.encoder(), {}, value=getattr(target, str(message.get("name")))
             )
+        if op == "isinstance":
+            target = decoder.decode(message.get("target"))
+            classes = decoder.decode(message.get("classes"))
+            if not isinstance(classes, list) or not all(isinstance(c, type) for c in classes):
+                raise wire.WireError("isinstance of something that is not a class")
+            return wire.encode_message(self.encoder(), {}, value=isinstance(target, tuple(classes)))
+        if op in ("items", "len", "repr"):  # the checker iterates over an object of ours...
+            target = decoder.decode(message.get("target"))
+            value = {"items": list, "len": len, "repr": repr}[op](target)
+            return wire.encode_message(self.encoder(), {}, value=value)
         if op == "call":
             return self._call(message, decoder)
         if op == "lend":

@@ -13,7 +13,9 @@ a handle (a number) that the other side can only ask about.
 import json
 import math
 import struct
+from fractions import Fraction
 
+import numpy as np
 import torch
 
 # What a frame may hold: a hostile peer must not make the other side allocate freely.
@@ -139,6 +141,23 @@ class Encoder:
                 "t": "slice",
                 "v": [self.encode(v, depth + 1) for v in (value.start, value.stop, value.step)],
             }
+        if isinstance(value, bytes | bytearray):  # (a file's contents)
+            self.size += len(value)
+            if self.size > MAX_BLOBS:
+                raise TypeError("the bytes are too large to send")
+            self.blobs.append(bytes(value))
+            return {"t": "bytes", "blob": len(self.blobs) - 1}
+        if isinstance(value, Fraction):  # (music21's durations)
+            return {"t": "fraction", "v": [str(value.numerator), str(value.denominator)]}
+        if isinstance(value, range):
+            return {"t": "range", "v": [value.start, value.stop, value.step]}
+        if isinstance(value, np.ndarray):  # by value, as a tensor's bytes
+            if value.dtype == object:
+                raise TypeError("cannot send a NumPy array of Python objects")
+            out = self._tensor(torch.tensor(value))  # (a copy: the array may be read-only)
+            return {**out, "t": "ndarray"}
+        if isinstance(value, np.generic):  # a NumPy number: as the Python number
+            return self.encode(value.item(), depth + 1)
         if isinstance(value, Handle):
             return {"t": "handle", "id": value.id, "kind": value.kind}
         if isinstance(value, torch.Generator):  # by value; its new state comes back
@@ -242,6 +261,29 @@ class Decoder:
             return float(value["v"])
         if kind == "tensor":
             return self._tensor(value, depth)
+        if kind == "ndarray":
+            return self._tensor(value, depth).numpy()
+        if kind == "bytes":
+            if not isinstance(value.get("blob"), int) or not 0 <= value["blob"] < len(self.offsets):
+                raise WireError("bytes without their blob")
+            start, length = self.offsets[value["blob"]]
+            return bytes(self.data[start : start + length])
+        if kind == "fraction":
+            parts = _list(value.get("v"))
+            if len(parts) != 2 or not all(isinstance(p, str) and len(p) < 400 for p in parts):
+                raise WireError("a bad fraction")
+            try:
+                return Fraction(int(parts[0]), int(parts[1]))
+            except (ValueError, ZeroDivisionError):
+                raise WireError("a bad fraction") from None
+        if kind == "range":
+            bounds = _list(value.get("v"))
+            if len(bounds) != 3 or not all(isinstance(b, int) and abs(b) < 2**53 for b in bounds):
+                raise WireError("a bad range")
+            try:
+                return range(*bounds)
+            except ValueError:
+                raise WireError("a bad range") from None
         if kind == "same":
             if value.get("n") not in self.tensors:
                 raise WireError("a reference to a tensor not sent")

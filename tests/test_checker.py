@@ -334,3 +334,124 @@ def test_gradients_flow_through_calls_both_ways(kernel):
     h = lent_step(x, w)
     want = torch.autograd.grad(lent_step(h, w).sum() + h.sum(), (x, w))
     assert all(torch.allclose(a, b) for a, b in zip(got, want, strict=True))
+
+
+class _HiddenModel(torch.nn.Module):
+    """A model of the checker's own (not a public class): lent, never sent."""
+
+    def __init__(self):
+        super().__init__()
+        self.inner = torch.nn.Linear(3, 2).double()
+        self.scale = torch.nn.Parameter(torch.tensor(2.0, dtype=torch.float64))
+
+    def forward(self, x, h=None):
+        out = torch.tanh(self.scale * self.inner(x))
+        return out, out.detach() if h is None else out + h
+
+
+TRAIN = """
+def train(model, optimizer, xs, max_norm, detach=True):
+    losses, h = [], None
+    for x in xs:
+        out, h = model(x, h)
+        if detach:
+            h = h.detach()
+        loss = (out ** 2).mean() + h.sum() * 0
+        optimizer.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
+        optimizer.step()
+        losses.append(loss.item())
+    return losses
+"""
+
+
+def test_a_lent_model_is_trained_in_the_kernel_with_its_forward_kept_here(kernel):
+    """A hidden model passed to the student's training loop: its parameters live in the
+    kernel (the student's optimizer and clipping act on them), its forward runs here,
+    and the trained values come back onto our model. Its code is never sent."""
+    namespace = {"torch": torch}
+    exec(TRAIN, namespace)
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    torch.manual_seed(0)
+    here, there = _HiddenModel(), _HiddenModel()
+    there.load_state_dict(here.state_dict())
+    xs = [torch.randn(4, 3, dtype=torch.float64) for _ in range(3)]
+    want = namespace["train"](here, torch.optim.SGD(here.parameters(), lr=0.3), xs, 0.05)
+    got = ns["train"](there, torch.optim.SGD(there.parameters(), lr=0.3), xs, 0.05)
+    assert got == pytest.approx(want, rel=1e-12)
+    for (name, a), b in zip(here.named_parameters(), there.parameters(), strict=True):
+        assert torch.allclose(a, b, rtol=1e-12), name
+    assert type(namespace.get("model", None)) is not _HiddenModel
+    with pytest.raises(Exception, match="backward through the graph a second time"):
+        # Not detaching the state: as in one process, the second backward fails.
+        ns["train"](there, torch.optim.SGD(there.parameters(), lr=0.3), xs, 0.05, False)
+
+
+def test_calls_back_cannot_reach_private_attributes_files_or_processes(kernel, tmp_path):
+    """Student code may call what the checks lent it, with arguments it chooses; it may
+    not reach a lent function's globals or code, nor make the grader write, read or run."""
+    target = tmp_path / "grades.csv"
+    target.write_text("alice,10\n")
+
+    class Plot:  # like matplotlib's axes: methods that could touch files
+        def savefig(self, path):
+            with open(path, "w") as f:
+                f.write("forged")
+
+        def read(self, path):
+            with open(path) as f:
+                return f.read()
+
+    def helper(x):
+        return x
+
+    namespace = {}
+    exec(
+        "def attack(plot, helper, path):\n"
+        "    found = []\n"
+        "    for act in (lambda: plot.savefig(path), lambda: plot.read(path),\n"
+        "                lambda: helper._peer.call_checker(helper._handle, ('__globals__',),\n"
+        "                                                  {}, op='getattr')):\n"
+        "        try:\n"
+        "            found.append(repr(act()))\n"
+        "        except Exception as error:\n"
+        "            found.append(type(error).__name__ + str(error)[:0])\n"
+        "    return found",
+        namespace,
+    )
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    found = ns["attack"](Plot(), helper, str(target))
+    assert found == ["PermissionError", "PermissionError", "AttributeError"]
+    assert target.read_text() == "alice,10\n"
+    with open(target) as f:  # the grader itself is not confined
+        assert f.read() == "alice,10\n"
+
+
+def test_numpy_fractions_ranges_and_bytes_cross_as_data():
+    from fractions import Fraction
+
+    import numpy as np
+
+    value = [np.arange(6.0).reshape(2, 3), np.int64(3), Fraction(1, 3), range(1, 7, 2), b"MThd"]
+    back = round_trip(value)
+    assert isinstance(back[0], np.ndarray) and back[0].tolist() == [[0, 1, 2], [3, 4, 5]]
+    assert back[1:] == [3, Fraction(1, 3), range(1, 7, 2), b"MThd"] and type(back[1]) is int
+    with pytest.raises(TypeError):
+        round_trip(np.array([object()]))
+
+
+def test_is_instance_asks_the_kernel_about_its_objects(kernel):
+    from rnncourse.checks import is_instance
+
+    namespace = {}
+    exec("class Mine(list):\n    pass\ndef make():\n    return Mine()", namespace)
+    namespace["make_tensor_list"] = lambda: iter([torch.ones(1)])
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    made = ns["make"]()
+    assert is_instance(made, list) and not is_instance(made, dict)
+    assert is_instance([], list)  # a value of our own: plain isinstance
+    assert [float(t) for t in ns["make_tensor_list"]()] == [1.0]  # iterating a kernel object

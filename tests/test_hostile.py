@@ -469,16 +469,15 @@ def test_feedback_shows_what_student_cells_display_as_text_only(graded):
     assert "step: 0 of 4 points" in html.unescape(page)
 
 
-def test_a_graded_cell_without_a_score_gets_nothing_where_tests_still_run_in_the_kernel(
-    tmp_path,
-):
-    """Assignments not yet graded by the checker: hiding every output (nbgrader's full
-    marks for a cell that shows nothing) scores 0, and a correct notebook still full."""
+def test_every_assignment_is_graded_by_the_checker_lent_models_included(tmp_path):
+    """All eight assignments run their tests in the checker. On one whose checks lend
+    hidden models to the student's training loop (03): hiding every output (nbgrader's
+    full marks for a cell that shows nothing) scores 0; a correct notebook scores full."""
     from autograder.config import CHECKED_ASSIGNMENTS
     from helpers import EXERCISE_SPECS
 
+    assert CHECKED_ASSIGNMENTS == set(EXERCISE_SPECS)
     assignment = "03-language-models"
-    assert assignment not in CHECKED_ASSIGNMENTS
     notebook = EXERCISE_SPECS[assignment].notebook
     release = json.loads((pipeline.EXERCISES / assignment / f"{notebook}.ipynb").read_text())
     release["cells"].insert(1, nbformat.v4.new_code_cell(NO_DISPLAY))

@@ -24,6 +24,7 @@ from rnncourse.checks import (
     expect_close,
     expect_same_training,
     expect_tensor,
+    in_kernel,
 )
 from rnncourse.music import END, UNK, Vocabulary, load_chorales
 
@@ -283,16 +284,14 @@ def tokenize_checks(checks: Checks, tokenize, detokenize) -> None:
     checks.check("tokenize(detokenize(tokens)) == tokens for 15 chorales", 1, full_round_trip)
 
     def writes_midi():
-        import tempfile
-        from pathlib import Path
+        from music21 import midi
 
-        from music21 import converter
-
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / "melody.mid"
-            tokens = oracle_tokenize(chorales[0])
-            detokenize(tokens).write("midi", fp=str(path))
-            back = [n.pitch.midi for n in converter.parse(path).stripTies().flatten().notes]
+        tokens = oracle_tokenize(chorales[0])
+        # music21's own writer, run where the stream lives (when graded: the student's kernel).
+        written = midi.MidiFile()
+        written.readstr(in_kernel(midi.translate.streamToMidiFile, detokenize(tokens)).writestr())
+        melody = midi.translate.midiFileToStream(written)
+        back = [n.pitch.midi for n in melody.stripTies().flatten().notes]
         want = [n.pitch.midi for n in chorales[0].stripTies().flatten().notes]
         if back != want:
             raise CheckFailed("the MIDI file written from detokenize's stream has other pitches")
