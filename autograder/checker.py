@@ -81,10 +81,12 @@ class Remote:
         with torch._C.DisableTorchFunction():
             header, blobs = wire.encode_message(
                 CheckerEncoder(peer),
-                {"op": "isinstance", "target": {"t": "handle", "id": self._handle.id}},
+                {
+                    "op": "isinstance",
+                    "target": {"t": "handle", "id": self._handle.id, "kind": "kernel"},
+                },
                 classes=classes,
             )
-        header["target"]["kind"] = "kernel"
         reply, _ = peer.request(header, blobs)
         return reply.get("value") is True
 
@@ -142,13 +144,13 @@ def _public_module(module: torch.nn.Module) -> bool:
 # What a call from the kernel into the grader (a lent helper, a lent model, a method of an
 # object the checks lent, like a plot's axes) may not do: the student chooses the
 # arguments, and this process is the grader. Python's audit hooks see these acts.
-REFUSED_EVENTS = ("open", "os.", "shutil.", "subprocess.", "socket.", "ctypes.", "pty.", "glob.")
+REFUSED_PREFIXES = ("os.", "shutil.", "subprocess.", "socket.", "ctypes.", "pty.", "glob.")
 _confined = threading.local()
 _hook_installed = []
 
 
 def _refuse_outside_acts(event: str, args) -> None:
-    if getattr(_confined, "depth", 0) and (event == "open" or event.startswith(REFUSED_EVENTS[1:])):
+    if getattr(_confined, "depth", 0) and (event == "open" or event.startswith(REFUSED_PREFIXES)):
         raise PermissionError(f"a call from the student's code may not do this here ({event})")
 
 
