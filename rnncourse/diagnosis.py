@@ -530,7 +530,9 @@ def _plot_confusion_matrix(fn):
         drawn = None
         try:
             drawn = fn(matrix, ["a", "b", "c"], normalize=normalize, ax=ax)
-            image = torch.tensor(drawn.images[0].get_array().tolist(), dtype=torch.float64)
+            # list(...)[0], not [0]: under the checker, the student's own Axes is a proxy
+            # that can be iterated but not indexed.
+            image = torch.tensor(list(drawn.images)[0].get_array().tolist(), dtype=torch.float64)
             labels = [t.get_text() for t in (*drawn.get_xticklabels(), *drawn.get_yticklabels())]
             flags = [
                 drawn is ax,
@@ -541,8 +543,11 @@ def _plot_confusion_matrix(fn):
             out += [image, torch.tensor([float(f) for f in flags], dtype=torch.float64)]
         finally:
             plt.close(fig)
-            if drawn is not None and getattr(drawn, "figure", fig) is not fig:
-                plt.close(drawn.figure)
+            # A figure the student's function made itself; under the checker it lives in
+            # the student's kernel and is left there.
+            figure = getattr(drawn, "figure", fig)
+            if figure is not fig and isinstance(figure, matplotlib.figure.Figure):
+                plt.close(figure)
     return tuple(out)
 
 
@@ -631,7 +636,9 @@ def fingerprint(name: str, fn: Callable) -> list[dict] | None:
 
 
 def same_fingerprint(a: list[dict], b: list[dict]) -> bool:
-    """True when two fingerprints agree in shapes, dtypes and values (to 1e-6 relative)."""
+    """True when two fingerprints agree in shapes, dtypes and values: to 1e-6 relative in
+    float64; in float32, to what its rounding allows (an LSTM's float32 outputs differ
+    by a few units in the last place between machines and thread counts)."""
     if len(a) != len(b):
         return False
     for x, y in zip(a, b, strict=True):
@@ -639,7 +646,8 @@ def same_fingerprint(a: list[dict], b: list[dict]) -> bool:
             return False
         vx = torch.tensor(x["values"], dtype=torch.float64)
         vy = torch.tensor(y["values"], dtype=torch.float64)
-        if not torch.allclose(vx, vy, rtol=1e-6, atol=1e-9, equal_nan=True):
+        rtol, atol = (1e-5, 1e-6) if x["dtype"] == "float32" else (1e-6, 1e-9)
+        if not torch.allclose(vx, vy, rtol=rtol, atol=atol, equal_nan=True):
             return False
     return True
 

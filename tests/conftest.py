@@ -1,16 +1,20 @@
-"""Shared fixtures: one graded class per assignment, graded once through the real pipeline."""
+"""Shared fixtures: one graded class per assignment, graded once through the real pipeline;
+a kernel thread to talk to through the checker's protocol."""
 
 import csv
+import socket
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
-from autograder import pipeline  # noqa: E402
+from autograder import checker, pipeline  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
+from rnncourse import remote  # noqa: E402
 
 
 def grade_class(assignment: str, subs: Path, out: Path) -> dict:
@@ -70,3 +74,30 @@ def graded_class(tmp_path_factory):
         return cache[assignment]
 
     return graded
+
+
+@pytest.fixture
+def kernel():
+    """kernel(namespace) -> a checker peer talking to a kernel thread serving `namespace`."""
+    sockets = []
+
+    def start(namespace):
+        ours, theirs = socket.socketpair()
+        sockets.extend((ours, theirs))
+
+        def serve():
+            peer = remote.KernelPeer(theirs, namespace)
+            try:
+                while not peer.done:
+                    message, data = peer.receive()
+                    peer.serve_one(message, data)
+            except remote.ProtocolError:
+                pass
+
+        threading.Thread(target=serve, daemon=True).start()
+        stop = threading.Event()
+        return checker.CheckerPeer(ours, call_timeout=20, interrupt=lambda: None, stop=stop)
+
+    yield start
+    for s in sockets:
+        s.close()

@@ -24,33 +24,6 @@ from rnncourse.models import SequenceRegressor
 from rnncourse.simulated_gpu import simulated_gpu
 
 
-@pytest.fixture
-def kernel():
-    """kernel(namespace) -> a checker peer talking to a kernel thread serving `namespace`."""
-    sockets = []
-
-    def start(namespace):
-        ours, theirs = socket.socketpair()
-        sockets.extend((ours, theirs))
-
-        def serve():
-            peer = remote.KernelPeer(theirs, namespace)
-            try:
-                while not peer.done:
-                    message, data = peer.receive()
-                    peer.serve_one(message, data)
-            except remote.ProtocolError:
-                pass
-
-        threading.Thread(target=serve, daemon=True).start()
-        stop = threading.Event()
-        return checker.CheckerPeer(ours, call_timeout=20, interrupt=lambda: None, stop=stop)
-
-    yield start
-    for s in sockets:
-        s.close()
-
-
 def round_trip(value):
     encoder = wire.Encoder()
     header, blobs = wire.encode_message(encoder, {}, value=value)

@@ -49,6 +49,20 @@ def test_each_diagnosable_mistake_gets_its_own_hint(assignment, name, hint):
     assert mistake.hint in hint
 
 
+@pytest.mark.parametrize(("assignment", "name", "hint"), ALL_DIAGNOSABLE)
+def test_each_diagnosable_mistake_gets_its_own_hint_through_the_checker(
+    kernel, assignment, name, hint
+):
+    # When grading, the probe runs in the checker and the student's function in the kernel:
+    # what it returns may be a proxy (a student's own Axes), never the object itself.
+    mistake = next(m for m in for_assignment(assignment)[0] if m.name == name)
+    # As in a notebook: the student's classes belong to __main__, not to an importable module.
+    namespace = dict(fingerprints.reference_namespace(assignment), __name__="__main__")
+    exec(mistake.code, namespace)
+    peer = kernel(namespace)
+    assert diagnose(mistake.function, peer.get_global(mistake.function)) == hint
+
+
 @pytest.mark.parametrize("assignment", assignments())
 def test_reference_and_alternatives_get_no_hint(assignment):
     reference = fingerprints.reference_namespace(assignment)
