@@ -11,19 +11,27 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
 
+import checked_in_process  # noqa: E402
+
 from autograder import checker, pipeline  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
-from helpers import EXERCISE_SPECS, student_notebook, write_submission  # noqa: E402
+from helpers import (  # noqa: E402
+    EXERCISE_SPECS,
+    sampled_mistakes,
+    student_notebook,
+    write_submission,
+)
 from rnncourse import remote  # noqa: E402
 
 
 def grade_class(assignment: str, subs: Path, out: Path) -> dict:
     """Grade a class of submissions for `assignment`: the reference, correct alternatives,
-    the release, one per known mistake, and broken or tampered notebooks.
+    the release, a sample of known mistakes, and broken or tampered notebooks.
     Returns the rows of grades.csv by student id."""
     spec = EXERCISE_SPECS[assignment]
     notebook = spec.notebook
-    mistakes, alternatives = for_assignment(assignment)
+    _, alternatives = for_assignment(assignment)
+    mistakes = sampled_mistakes(assignment)
 
     def submit(student, content):
         write_submission(subs, student, assignment, notebook, content)
@@ -71,6 +79,27 @@ def graded_class(tmp_path_factory):
             subs = tmp_path_factory.mktemp(f"submissions-{assignment}")
             out = tmp_path_factory.mktemp(f"graded-{assignment}")
             cache[assignment] = grade_class(assignment, subs, out), out
+        return cache[assignment]
+
+    return graded
+
+
+@pytest.fixture(scope="session")
+def mistakes_graded():
+    """mistakes_graded(assignment) -> {mistake name: Graded (points, reports, flags)}: every
+    known mistake, graded by the real checker against the notebook's code run in a forked
+    process instead of a Jupyter kernel (tests/checked_in_process.py)."""
+    cache = {}
+
+    def graded(assignment):
+        if assignment not in cache:
+            spec = EXERCISE_SPECS[assignment]
+            mistakes, _ = for_assignment(assignment)
+            notebooks = {
+                m.name: student_notebook(assignment, spec.notebook, {m.function: m.code})
+                for m in mistakes
+            }
+            cache[assignment] = checked_in_process.grade_many(assignment, spec.notebook, notebooks)
         return cache[assignment]
 
     return graded

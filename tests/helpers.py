@@ -133,3 +133,13 @@ def diagnosable_mistakes(assignment: str) -> list[tuple[str, str, str]]:
         for name in entry["mistakes"]
         if name in names
     ]
+
+
+def sampled_mistakes(assignment: str) -> list:
+    """The known mistakes graded through nbgrader too (every one is graded without it, by
+    the same checker: see `mistakes_graded`): the first, the last, and the first whose
+    feedback names it."""
+    mistakes, _ = for_assignment(assignment)
+    named = {name for name, _, _ in diagnosable_mistakes(assignment)}
+    diagnosed = next(m for m in mistakes if m.name in named)
+    return list({m.name: m for m in (mistakes[0], diagnosed, mistakes[-1])}.values())

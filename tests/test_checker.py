@@ -5,7 +5,6 @@ Fast: no notebook, no nbgrader (tests/test_hostile.py grades real hostile notebo
 import json
 import socket
 import struct
-import threading
 
 import pytest
 import torch

@@ -1,4 +1,6 @@
-"""Every exercise, graded through the real nbgrader pipeline (see conftest.py)."""
+"""Every exercise, graded through the real nbgrader pipeline: the reference, the
+alternatives, the release, broken submissions and a sample of known mistakes; every
+known mistake graded by the same checker without Jupyter (see conftest.py)."""
 
 import csv
 import html
@@ -11,7 +13,7 @@ import pytest
 from autograder.config import CHECKED_ASSIGNMENTS
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
-from helpers import EXERCISE_SPECS, diagnosable_mistakes, solution_lines
+from helpers import EXERCISE_SPECS, diagnosable_mistakes, sampled_mistakes, solution_lines
 
 ASSIGNMENTS = list(EXERCISE_SPECS)
 
@@ -22,6 +24,13 @@ def cells(assignment):
 
 def scores(assignment, row):
     return {cell: float(row[cell]) for cell in cells(assignment)}
+
+
+def mistake_scores(mistakes_graded, assignment, name):
+    """Per-cell points of a known mistake, graded without Jupyter, keyed like grades.csv."""
+    notebook = EXERCISE_SPECS[assignment].notebook
+    graded = mistakes_graded(assignment)[name]
+    return {f"{notebook}:{gid}": points for gid, (points, _) in graded.cells.items()}
 
 
 ALL_MISTAKES = [
@@ -56,7 +65,7 @@ def test_the_same_notebook_gets_the_same_grades_in_another_kernel(graded_class, 
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_honest_work_is_never_flagged(graded_class, assignment):
+def test_honest_work_is_never_flagged(graded_class, mistakes_graded, assignment):
     """Right or wrong, plain student code raises no flag (tests/test_hostile.py: what does)."""
     rows, _ = graded_class(assignment)
     honest = [
@@ -67,6 +76,8 @@ def test_honest_work_is_never_flagged(graded_class, assignment):
     ]
     assert len(honest) > 3
     assert {s: rows[s]["flags"] for s in honest if rows[s]["flags"]} == {}
+    flagged = {name: g.flags for name, g in mistakes_graded(assignment).items() if g.flags}
+    assert flagged == {}
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -83,14 +94,25 @@ def test_correct_alternatives_keep_full_marks(graded_class, assignment):
 
 
 @pytest.mark.parametrize(("assignment", "mistake"), ALL_MISTAKES)
-def test_each_mistake_loses_points_in_its_own_cell_only(graded_class, assignment, mistake):
-    rows, _ = graded_class(assignment)
-    got = scores(assignment, rows[f"mistake.{mistake.name}"])
+def test_each_mistake_loses_points_in_its_own_cell_only(mistakes_graded, assignment, mistake):
+    got = mistake_scores(mistakes_graded, assignment, mistake.name)
     full = cells(assignment)
     target = f"{EXERCISE_SPECS[assignment].notebook}:{mistake.test_cell}"
     assert got[target] < full[target], f"{mistake.name} kept full marks in {target}"
     others = {cell: got[cell] for cell in full if cell != target}
     assert others == {cell: full[cell] for cell in others}
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_mistakes_graded_without_jupyter_get_what_nbgrader_gives(
+    graded_class, mistakes_graded, assignment
+):
+    """The sampled mistakes, graded both ways: the same points in every cell."""
+    rows, _ = graded_class(assignment)
+    for mistake in sampled_mistakes(assignment):
+        assert scores(assignment, rows[f"mistake.{mistake.name}"]) == mistake_scores(
+            mistakes_graded, assignment, mistake.name
+        ), mistake.name
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -174,7 +196,7 @@ def test_a_missing_function_costs_its_own_cell_only(graded_class, assignment):
 def test_no_feedback_page_shows_hidden_test_code(graded_class, assignment):
     _, out = graded_class(assignment)
     pages = list((out / "feedback").rglob("*.html"))
-    assert len(pages) > len(for_assignment(assignment)[0])
+    assert len(pages) >= 3 + len(sampled_mistakes(assignment))
     hidden = [line for line in solution_lines(assignment) if "checks" in line]
     assert hidden
     for page in pages:
@@ -191,12 +213,22 @@ DIAGNOSED = [
 
 
 @pytest.mark.parametrize(("assignment", "name", "function"), DIAGNOSED)
-def test_feedback_names_each_diagnosable_mistake(graded_class, assignment, name, function):
+def test_the_report_names_each_diagnosable_mistake(mistakes_graded, assignment, name, function):
+    reports = "\n".join(report for _, report in mistakes_graded(assignment)[name].cells.values())
+    assert f"HINT your {function} behaves like a known mistake" in reports
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_the_feedback_page_shows_the_hint(graded_class, assignment):
     _, out = graded_class(assignment)
     notebook = EXERCISE_SPECS[assignment].notebook
-    page = out / "feedback" / f"mistake.{name}" / assignment / f"{notebook}.html"
-    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
-    assert f"HINT your {function} behaves like a known mistake" in text
+    diagnosed = {name: function for name, function, _ in diagnosable_mistakes(assignment)}
+    shown = [m for m in sampled_mistakes(assignment) if m.name in diagnosed]
+    assert shown
+    for mistake in shown:
+        page = out / "feedback" / f"mistake.{mistake.name}" / assignment / f"{notebook}.html"
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        assert f"HINT your {mistake.function} behaves like a known mistake" in text
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -241,10 +273,15 @@ IN_KERNEL = json.loads(
 
 
 @pytest.mark.parametrize("assignment", sorted(CHECKED_ASSIGNMENTS))
-def test_the_checker_keeps_every_honest_per_cell_score(graded_class, assignment):
+def test_the_checker_keeps_every_honest_per_cell_score(graded_class, mistakes_graded, assignment):
     """Moving the checks out of the kernel changes no honest grade: reference,
     alternatives and each known mistake earn, cell by cell, what they earned before."""
     rows, _ = graded_class(assignment)
     before = IN_KERNEL[assignment]
     assert len(before) == 2 + len(for_assignment(assignment)[0])
-    assert {s: scores(assignment, rows[s]) for s in before} == before
+    now = {s: scores(assignment, rows[s]) for s in ("reference", "alternatives")}
+    for student in before:
+        if student.startswith("mistake."):
+            name = student.removeprefix("mistake.")
+            now[student] = mistake_scores(mistakes_graded, assignment, name)
+    assert now == before
