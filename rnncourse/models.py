@@ -21,3 +21,24 @@ class SequenceRegressor(nn.Module):
     def forward(self, x: torch.Tensor, h: torch.Tensor | None = None):
         states, h_last = self.rnn(x, h)
         return self.head(states), h_last
+
+
+class FixedLogitsModel(nn.Module):
+    """A language model whose next-token logits are always `logits`, whatever it has read.
+
+    forward(x, h) takes ids x of shape (B, T) and returns logits (B, T, V) and a state
+    (h itself, or zeros of shape (1, B, 1)). Every id a sampler draws from it follows the
+    same distribution, so one long sample is many independent draws: the graders use it
+    to test sampling with temperature and top-k.
+    """
+
+    def __init__(self, logits: torch.Tensor):
+        super().__init__()
+        self.register_buffer("logits", logits.detach().clone())
+
+    def forward(self, x: torch.Tensor, h=None):
+        batch, steps = x.shape
+        logits = self.logits.to(x.device).expand(batch, steps, -1).clone()
+        if h is None:
+            h = torch.zeros(1, batch, 1, dtype=logits.dtype, device=x.device)
+        return logits, h

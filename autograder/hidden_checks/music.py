@@ -26,6 +26,7 @@ from rnncourse.checks import (
     expect_tensor,
     in_kernel,
 )
+from rnncourse.models import FixedLogitsModel
 from rnncourse.music import END, UNK, Vocabulary, load_chorales
 
 F64 = torch.float64
@@ -443,28 +444,28 @@ def sample_checks(checks: Checks, fn) -> None:
     )
 
     def distribution():
-        model = _FunctionalModel("cpu", seed=2)
-        logits = model(prefix.reshape(1, -1))[0][0, -1]
+        # One sample of 2000 ids from a model whose logits never change: 2000 independent
+        # draws (see the language-model checks).
+        logits = _FunctionalModel("cpu", seed=2)(prefix.reshape(1, -1))[0][0, -1]
+        model = FixedLogitsModel(logits)
         for temperature in (0.5, 2.0):
             want = torch.softmax(logits / temperature, -1)
             n = 2000
-            firsts = [
-                int(fn(model, prefix, 1, temperature, torch.Generator().manual_seed(s))[0])
-                for s in range(n)
-            ]
-            got = torch.bincount(torch.tensor(firsts), minlength=6).double() / n
+            ids = fn(model, prefix, n, temperature, torch.Generator().manual_seed(0))
+            expect_tensor(ids, shape=(n,), what=f"sample_melody(..., n={n})")
+            got = torch.bincount(ids.long(), minlength=6).double() / n
             worst = float(
                 ((got - want).abs() / (want * (1 - want) / n).sqrt().clamp_min(1e-3)).max()
             )
             if worst > 5:
                 raise CheckFailed(
-                    f"temperature {temperature}: the first id's frequencies "
+                    f"temperature {temperature}: the ids' frequencies "
                     f"{[round(v, 3) for v in got.tolist()]} are far from softmax(logits / T) "
                     f"= {[round(v, 3) for v in want.tolist()]}"
                 )
 
     checks.check(
-        "the first id follows softmax(logits / temperature) for T = 0.5 and 2 "
+        "the ids follow softmax(logits / temperature) for T = 0.5 and 2 "
         "(2000 draws, within 5 standard errors)",
         1,
         distribution,
