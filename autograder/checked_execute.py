@@ -10,7 +10,6 @@ decided nothing for scores 0 and says why.
 import threading
 
 import nbformat
-from nbconvert.preprocessors import Preprocessor
 from nbgrader.preprocessors import Execute
 
 from autograder import checker
@@ -87,32 +86,4 @@ class CheckedExecute(Execute):
         cell.outputs = []
         cell.execution_count = stub.get("execution_count")
         self.nb.cells[index] = cell  # nbclient put the stand-in there
-        return cell, resources
-
-
-class RequireScore(Preprocessor):
-    """For assignments whose tests still run in the kernel: a graded cell that shows no
-    score (nbgrader would give it full marks) scores 0 and says why."""
-
-    enabled = True
-
-    def preprocess_cell(self, cell, resources, index):
-        meta = cell.metadata.get("nbgrader", {})
-        if cell.cell_type != "code" or not meta.get("grade"):
-            return cell, resources
-        results = [o for o in cell.get("outputs", []) if o.get("output_type") == "execute_result"]
-        text = results[0].get("data", {}).get("text/plain", "") if results else ""
-        try:
-            points = float(text)
-            ok = 0 <= points <= float(meta.get("points", 0))
-        except (TypeError, ValueError):
-            ok = False
-        if not ok:
-            reason = f"no score was shown (got {str(text)[:40]!r}): 0 points"
-            cell.outputs = [
-                nbformat.v4.new_output("stream", name="stdout", text=reason + "\n"),
-                nbformat.v4.new_output(
-                    "execute_result", data={"text/plain": "0.0"}, execution_count=None
-                ),
-            ]
         return cell, resources

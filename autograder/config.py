@@ -12,20 +12,6 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
-# Assignments whose test cells run in the checker (autograder/checker.py), outside the
-# student's kernel, so that student code can neither read nor forge them. The others
-# still run their tests in the kernel (guarded: autograder/guard.py), until ported.
-CHECKED_ASSIGNMENTS = {
-    "01-activations",
-    "02-bptt",
-    "03-language-models",
-    "04-lstm-gru",
-    "05-esn",
-    "06-clockwork",
-    "07-music",
-    "08-plays",
-}
-
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120
 # Seconds a whole notebook may run (in the sandbox) before its kernel is killed.
@@ -58,7 +44,6 @@ def nbgrader_config(
     db_url: str | None = None,
     cell_timeout: int = CELL_TIMEOUT,
     kernel_name: str | None = None,
-    checked: bool = False,
 ) -> Config:
     """nbgrader's configuration for a course folder at `root`.
 
@@ -85,21 +70,16 @@ def nbgrader_config(
     ]
     if kernel_name:
         c.Execute.kernel_name = kernel_name
-    # Where the test cells run: in the checker (which decides every score), or still in
-    # the kernel, where a graded cell that shows no score gets 0 (not nbgrader's full marks).
+    # The test cells run in the checker (autograder/checker.py), outside the student's
+    # kernel, so that student code can neither read nor forge them: it decides every score.
     from nbgrader.converters.autograde import Autograde
 
-    from autograder.checked_execute import CheckedExecute, RequireScore
+    from autograder.checked_execute import CheckedExecute
 
-    steps = []
-    for step in Autograde.class_traits()["autograde_preprocessors"].default():
-        if step.__name__ != "Execute":
-            steps.append(step)
-        elif checked:
-            steps.append(CheckedExecute)
-        else:
-            steps += [step, RequireScore]
-    c.Autograde.autograde_preprocessors = steps
+    c.Autograde.autograde_preprocessors = [
+        CheckedExecute if step.__name__ == "Execute" else step
+        for step in Autograde.class_traits()["autograde_preprocessors"].default()
+    ]
     # Kernels talk over Unix sockets named after this process, not TCP ports: parallel
     # graders picking free TCP ports at the same moment can pick the same one, and the
     # second kernel then dies at start-up ("Address already in use").

@@ -133,7 +133,7 @@ def serve(path: str) -> None:
     for name in WARM_UP:
         importlib.import_module(name)
     if policy:
-        sandbox.preload(policy)  # the hidden checks, as a fresh sandboxed kernel loads them
+        sandbox.preload()  # as a fresh sandboxed kernel loads it
 
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
     listener.bind(path)

@@ -26,9 +26,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import forkserver, protection, resume, sandbox, scale
+from autograder.checked_execute import FLAGS
 from autograder.config import (
     CELL_TIMEOUT,
-    CHECKED_ASSIGNMENTS,
     EXERCISES,
     MEMORY_LIMIT,
     NOTEBOOK_TIMEOUT,
@@ -73,7 +73,6 @@ class Job:
     limits: Limits
     kernel_name: str | None  # the sandbox's kernel, or None for the notebook's own
     kernel_env: dict  # environment variables for the grading kernels
-    checked: bool = False  # test cells run in the checker (autograder/checker.py)
 
 
 def assignments() -> list[str]:
@@ -219,15 +218,7 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     kernel_name, kernel_env = protection.kernel_environment(
         assignment, notebooks, submissions=submissions, out=out, limits=limits
     )
-    job = Job(
-        assignment,
-        root,
-        db_url,
-        limits,
-        kernel_name,
-        kernel_env,
-        checked=assignment in CHECKED_ASSIGNMENTS,
-    )
+    job = Job(assignment, root, db_url, limits, kernel_name, kernel_env)
     api = nbgrader_api(root, db_url=db_url)
     generated = api.generate_assignment(assignment, force=True)
     if not generated["success"]:
@@ -321,15 +312,11 @@ def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[st
         db_url=job.db_url,
         cell_timeout=job.limits.cell_timeout,
         kernel_name=job.kernel_name,
-        checked=job.checked,
     )
     graded = api.autograde(job.assignment, student, force=True, create=True)
     flags = []
-    if job.checked:
-        from autograder.checked_execute import FLAGS
-
-        for key in [k for k in FLAGS if k[0] == student]:
-            flags += FLAGS.pop(key)
+    for key in [k for k in FLAGS if k[0] == student]:
+        flags += FLAGS.pop(key)
     if graded["success"]:
         flags += protection.apply_guard_reports(job.root, job.assignment, student, job.db_url)
         api.generate_feedback(job.assignment, student, force=True)

@@ -16,7 +16,7 @@ from functools import cache
 from pathlib import Path
 
 from autograder import forkserver, guard, sandbox, scan
-from autograder.config import CHECKED_ASSIGNMENTS, REPO, SOLUTIONS
+from autograder.config import REPO, SOLUTIONS
 
 
 @cache  # read once per grading, not once per student
@@ -73,12 +73,7 @@ def kernel_environment(
             file=sys.stderr,
         )
     else:
-        # Where the kernel runs the tests, the hidden checks they import are loaded
-        # before their files are hidden; where the checker runs them, never.
-        preload = []
-        if assignment not in CHECKED_ASSIGNMENTS:
-            found = re.findall(r"\bautograder\.hidden_checks\.\w+", "\n".join(tests))
-            preload = sorted(set(found))
+        # (The hidden checks are never loaded here: the checker runs them, in the grader.)
         env[sandbox.POLICY_ENV] = sandbox.policy(
             hide=[
                 REPO,
@@ -89,7 +84,6 @@ def kernel_environment(
                 "/root",
             ],
             keep=[REPO / "rnncourse"],
-            preload=preload,
             notebook_timeout=limits.notebook_timeout,
             memory_bytes=limits.memory_bytes,
         )

@@ -8,7 +8,8 @@ afresh, the kernelspec that `install_kernelspec` writes runs
 
 Then, before any student code runs, as root and single-threaded (`preload`, `enter`):
 
-1. imports the hidden checks the test cells will need, while their files are visible;
+1. imports the kernel's IPython extension (autograder/guard.py) while its file is
+   visible (the hidden checks never enter a kernel: the checker runs them);
 2. covers the secrets with empty in-memory folders: the repository (solutions, hidden
    checks, tests, git history), the submissions folder, the grading folder (gradebook,
    other students), the home folders, and the notebook being graded (it holds the
@@ -77,13 +78,12 @@ def install_kernelspec(folder: Path) -> None:
     (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
 
 
-def policy(*, hide, keep, preload, notebook_timeout, memory_bytes) -> str:
+def policy(*, hide, keep, notebook_timeout, memory_bytes) -> str:
     """The sandbox's settings, as the JSON that `main` reads from POLICY_ENV."""
     return json.dumps(
         {
             "hide": [str(p) for p in hide],
             "keep": [str(p) for p in keep],
-            "preload": list(preload),
             "notebook_timeout": notebook_timeout,
             "memory_bytes": memory_bytes,
         }
@@ -170,13 +170,9 @@ def unshare_mounts() -> None:
     _mount("--make-rprivate", "/")
 
 
-def preload(settings: dict) -> None:
-    """1. What the hidden tests import, loaded while its files are still visible."""
-    import importlib
-
-    for name in settings["preload"]:
-        importlib.import_module(name)
-    import autograder.guard  # noqa: F401  (the IPython extension the kernel loads)
+def preload() -> None:
+    """1. The IPython extension the kernel loads, while its file is still visible."""
+    import autograder.guard  # noqa: F401
 
 
 def enter(settings: dict, connection_file: str) -> str:
@@ -235,7 +231,7 @@ def main(argv: list[str]) -> None:
     from rnncourse import remote
 
     remote.connect_from_environment()  # the grader's checker, before its folder is hidden
-    preload(settings)
+    preload()
     connection_file = enter(settings, argv[argv.index("-f") + 1])
     launch(connection_file, argv[argv.index("-f") + 2 :])
 

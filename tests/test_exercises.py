@@ -10,7 +10,6 @@ from pathlib import Path
 
 import pytest
 
-from autograder.config import CHECKED_ASSIGNMENTS
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
 from helpers import EXERCISE_SPECS, diagnosable_mistakes, sampled_mistakes, solution_lines
@@ -272,7 +271,7 @@ IN_KERNEL = json.loads(
 )
 
 
-@pytest.mark.parametrize("assignment", sorted(CHECKED_ASSIGNMENTS))
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_the_checker_keeps_every_honest_per_cell_score(graded_class, mistakes_graded, assignment):
     """Moving the checks out of the kernel changes no honest grade: reference,
     alternatives and each known mistake earn, cell by cell, what they earned before."""
