@@ -48,10 +48,12 @@ def _grade(assignment: str, notebook: str, nb: dict) -> Graded:
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(session.path)
     graded = {}
+    # The cells after the last graded one (a student's own experiments) cannot change a
+    # score: they are not run.
+    code = [c for c in nb["cells"] if c["cell_type"] == "code"]
+    last = max(i for i, c in enumerate(code) if c["metadata"].get(NBGRADER, {}).get("grade"))
     try:
-        for cell in nb["cells"]:
-            if cell["cell_type"] != "code":
-                continue
+        for cell in code[: last + 1]:
             meta = cell["metadata"].get(NBGRADER, {})
             start = time.perf_counter()
             if not meta.get("grade"):
