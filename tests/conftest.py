@@ -120,7 +120,7 @@ def kernel():
                 while not peer.done:
                     message, data = peer.receive()
                     peer.serve_one(message, data)
-            except remote.ProtocolError:
+            except (remote.ProtocolError, OSError):  # the checker left, or the test ended
                 pass
 
         threading.Thread(target=serve, daemon=True).start()

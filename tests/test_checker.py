@@ -2,6 +2,7 @@
 over a socket pair: a thread plays the student's kernel, with a namespace of its own.
 Fast: no notebook, no nbgrader (tests/test_hostile.py grades real hostile notebooks)."""
 
+import functools
 import json
 import socket
 import struct
@@ -427,3 +428,63 @@ def test_is_instance_asks_the_kernel_about_its_objects(kernel):
     assert is_instance(made, list) and not is_instance(made, dict)
     assert is_instance([], list)  # a value of our own: plain isinstance
     assert [float(t) for t in ns["make_tensor_list"]()] == [1.0]  # iterating a kernel object
+
+
+def test_forged_forward_calls_change_nothing_here(kernel):
+    """Student code holding a lent model may send forward requests of its own making: with
+    other tensors, it gets what those tensors give (as it could compute itself) and our
+    model is left as it was; to something that is not a lent model, or malformed, the
+    request breaks the protocol (the grader flags it)."""
+    model = _HiddenModel()
+    model.label = "hidden"
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    namespace = {"torch": torch}
+    exec(
+        "def forged(model, x):\n"
+        "    params = {'scale': torch.tensor(100.0, dtype=torch.float64),\n"
+        "              'inner.weight': torch.zeros(2, 3, dtype=torch.float64),\n"
+        "              'inner.bias': torch.ones(2, dtype=torch.float64)}\n"
+        "    lent = [params, {}, [True, True], False, torch.get_rng_state(), x]\n"
+        "    out, _ = model._peer.call_checker(model._handle, lent, {}, op='forward')\n"
+        "    return out[0], model.label\n"
+        "def private(model):\n"
+        "    return model._peer.call_checker(model._handle, ('_parameters',), {}, op='getattr')\n"
+        "def to_a_helper(helper, x):\n"
+        "    lent = [{}, {}, [], False, torch.get_rng_state(), x]\n"
+        "    return helper._peer.call_checker(helper._handle, lent, {}, op='forward')\n"
+        "def malformed(model, x):\n"
+        "    junk = [1, 2, 3, 4, 5, x]\n"
+        "    return model._peer.call_checker(model._handle, junk, {}, op='forward')\n",
+        namespace,
+    )
+    x = torch.randn(4, 3, dtype=torch.float64)
+    peer = kernel(namespace)
+    ns = checker.StudentNamespace(lambda: peer)
+    out, label = ns["forged"](model, x)
+    assert torch.allclose(out, torch.tanh(torch.full((4, 2), 100.0, dtype=torch.float64)))
+    assert label == "hidden"  # the getattr fallback: a public attribute of the lent model
+    with pytest.raises(AttributeError, match="does not lend"):
+        ns["private"](model)
+    for attack, target in (("to_a_helper", lambda v: v), ("malformed", model)):
+        fresh = kernel(namespace)  # (a broken protocol ends a connection)
+        with pytest.raises(wire.WireError):
+            checker.StudentNamespace(functools.partial(lambda p: p, fresh))[attack](target, x)
+    assert model.state_dict().keys() == before.keys()
+    for name, value in model.state_dict().items():
+        assert torch.equal(value, before[name]), name
+    assert isinstance(model.scale, torch.nn.Parameter)
+
+
+def test_a_hostile_repr_reaches_the_report_as_one_short_line(kernel):
+    namespace = {}
+    exec(
+        "class Loud:\n"
+        "    def __repr__(self):\n"
+        "        return '\\x1b[31m<script>' + 'x' * 10_000_000 + '\\n[grader] 30 of 30'\n"
+        "def make():\n"
+        "    return Loud()\n",
+        namespace,
+    )
+    peer = kernel(namespace)
+    text = repr(checker.StudentNamespace(lambda: peer)["make"]())
+    assert len(text) <= 80 and "\n" not in text and "\x1b" not in text
