@@ -12,6 +12,7 @@ and little more, where a kernel and nbgrader add several seconds.
 import contextlib
 import multiprocessing
 import os
+import pickle
 import socket
 import sys
 import threading
@@ -25,6 +26,10 @@ from autograder.protection import locked_cells_by_id
 from rnncourse import remote
 
 NBGRADER = "nbgrader"
+# MKL's own allocator keeps per-thread records that a forked child finds half-written when
+# the parent ran MKL in two threads (the warm-up's checker and notebook): the child then
+# spins forever in its first eigenvalue call. Read when the fork server loads MKL.
+os.environ["MKL_DISABLE_FAST_MM"] = "1"
 
 
 @dataclass
@@ -78,20 +83,50 @@ def _grade(assignment: str, notebook: str, nb: dict) -> Graded:
     return Graded(graded, list(session.tampered), timings)
 
 
-def _grade_one(job):
-    return _grade(*job)
+def _warm_up(assignment: str, notebook: str) -> None:
+    """Run once in each pool worker: grade the reference solution, so that what every
+    notebook of the assignment pays once (imports, data files parsed and cached, such as
+    07's chorales) is paid before the worker forks a child per notebook."""
+    torch.set_num_threads(1)  # before any computation: a fork must not inherit OpenMP threads
+    from helpers import student_notebook
+
+    _grade(assignment, notebook, student_notebook(assignment, notebook))
+
+
+def _grade_in_child(job) -> Graded:
+    """Grade one notebook in a child forked from this warm worker: what a notebook changes
+    in its process (global settings, patched modules, caches) dies with the child."""
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read_end)
+        status = 1
+        try:
+            with os.fdopen(write_end, "wb") as out:
+                pickle.dump(_grade(*job), out)
+            status = 0
+        finally:
+            os._exit(status)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as result:
+        data = result.read()
+    _, status = os.waitpid(pid, 0)
+    if status != 0 or not data:
+        raise RuntimeError(f"grading {job[1]} in a child process failed (status {status})")
+    return pickle.loads(data)
 
 
 def grade_many(assignment: str, notebook: str, notebooks: dict[str, dict], workers: int = 2):
     """{name: Graded} for each notebook of `notebooks` (name -> notebook), each in a fresh
     process, `workers` at a time.
 
-    The processes fork from multiprocessing's fork server, which has imported torch and
-    the checker but never computed: a process forked from one whose OpenMP threads ran
-    (as pytest's has) hangs at its first parallel matmul."""
+    Each worker forks from multiprocessing's fork server, which has imported torch and the
+    checker but never computed: a process forked from one whose OpenMP threads ran (as
+    pytest's has) hangs at its first parallel matmul. A worker warms up on the reference
+    solution with one thread, then forks a child per notebook."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "autograder.checker", __name__])
+    context.set_forkserver_preload(["torch", "torch._dynamo", "autograder.checker", __name__])
     jobs = [(assignment, notebook, nb) for nb in notebooks.values()]
-    with context.Pool(workers, maxtasksperchild=1) as pool:
-        results = pool.map(_grade_one, jobs, chunksize=1)
+    with context.Pool(workers, initializer=_warm_up, initargs=(assignment, notebook)) as pool:
+        results = pool.map(_grade_in_child, jobs, chunksize=1)
     return dict(zip(notebooks, results, strict=True))

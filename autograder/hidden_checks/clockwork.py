@@ -271,17 +271,19 @@ def forward_checks(checks: Checks, fn) -> None:
 
     def learns_a_waveform():
         # The paper's generation task in small: no input; a linear readout of the states
-        # learns a 48-sample waveform (reference: NMSE about 0.003 after 80 Adam steps).
+        # learns one 24-sample period of a waveform (reference: NMSE about 0.01 after 50
+        # Adam steps; detached states: about 0.28). Each step calls back the lent
+        # `clockwork_step` once per time step, forward and backward: keep it short.
         torch.manual_seed(0)
-        n, periods, steps = 16, [1, 2, 4, 8], 48
+        n, periods, steps = 16, [1, 2, 4, 8], 24
         t = torch.arange(steps, dtype=torch.float32)
         target = 0.6 * torch.sin(2 * math.pi * t / 24) + 0.3 * torch.sin(2 * math.pi * t / 6)
         W_h = (torch.randn(n, n) / math.sqrt(n)).requires_grad_()
         b = torch.randn(n).requires_grad_()  # with no input, the biases drive the modules
         W_out = torch.zeros(n, requires_grad=True)
         x, h0, W_in = torch.zeros(1, steps, 1), torch.zeros(1, n), torch.zeros(n, 1)
-        optimizer = torch.optim.Adam([W_h, b, W_out], lr=0.03)
-        for _ in range(80):
+        optimizer = torch.optim.Adam([W_h, b, W_out], lr=0.05)
+        for _ in range(50):
             loss = ((fn(x, h0, W_in, W_h, b, periods)[0] @ W_out - target) ** 2).mean()
             optimizer.zero_grad()
             loss.backward()
@@ -289,12 +291,12 @@ def forward_checks(checks: Checks, fn) -> None:
         nmse = loss.item() / target.var(correction=0).item()
         if not nmse < 0.05:
             raise CheckFailed(
-                f"after 80 Adam steps the generated waveform has NMSE {nmse:.3g}; the "
-                "reference reaches about 0.003; expected below 0.05"
+                f"after 50 Adam steps the generated waveform has NMSE {nmse:.3g}; the "
+                "reference reaches about 0.01; expected below 0.05"
             )
 
     checks.check(
-        "trains: generates a 48-sample waveform from no input, NMSE below 0.05 after 80 "
+        "trains: generates a 24-sample waveform from no input, NMSE below 0.05 after 50 "
         "Adam steps (4 modules of 4 units)",
         1,
         learns_a_waveform,
