@@ -381,7 +381,7 @@ def _training_case(seed, cls=OracleLSTMClassifier, n=11, steps=6):
 
 
 def held_out_accuracy(train):
-    """Train an LSTMClassifier with `train` on the training plays for 3 epochs; its
+    """Train an LSTMClassifier with `train` on the training plays for 2 epochs; its
     accuracy on the test plays, and the majority class's."""
     split = split_plays()
     train_examples, test_examples = load_examples(split["train"]), load_examples(split["test"])
@@ -391,7 +391,7 @@ def held_out_accuracy(train):
     torch.manual_seed(0)
     model = OracleLSTMClassifier(len(vocab), 32, 32, 3)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
-    train(model, ids, lengths, labels, optimizer, 3, 128, 1.0, torch.Generator().manual_seed(0))
+    train(model, ids, lengths, labels, optimizer, 2, 128, 1.0, torch.Generator().manual_seed(0))
     model.eval()
     with torch.no_grad():
         predicted = model(test_ids, test_lengths).argmax(dim=1)
@@ -401,7 +401,9 @@ def held_out_accuracy(train):
     )
 
 
-THRESHOLD = 0.42  # majority class of the training plays: 0.34 on the test plays; reference: 0.46
+# Majority class of the training plays: 0.34 on the test plays; reference: 0.47; the known
+# mistakes that still train: 0.445 to 0.477; those that do not: 0.376 at most.
+THRESHOLD = 0.42
 
 
 def train_checks(checks: Checks, fn) -> None:
@@ -435,14 +437,14 @@ def train_checks(checks: Checks, fn) -> None:
         accuracy, majority = held_out_accuracy(fn)
         if not accuracy > THRESHOLD:
             raise CheckFailed(
-                f"after 3 epochs the LSTM's accuracy on the 9 held-out plays is {accuracy:.3f}; "
-                f"expected above {THRESHOLD} (the reference reaches about 0.46, the majority "
+                f"after 2 epochs the LSTM's accuracy on the 9 held-out plays is {accuracy:.3f}; "
+                f"expected above {THRESHOLD} (the reference reaches about 0.47, the majority "
                 f"class {majority:.2f})"
             )
 
     checks.check(
-        f"3 epochs on 24 plays: the LSTM's accuracy on 9 others is above {THRESHOLD} "
-        "(majority class of the training plays: 0.34; reference: about 0.46)",
+        f"2 epochs on 24 plays: the LSTM's accuracy on 9 others is above {THRESHOLD} "
+        "(majority class of the training plays: 0.34; reference: about 0.47)",
         3,
         threshold,
     )
