@@ -73,9 +73,13 @@ def install_kernelspec(folder) -> None:
     (spec / "kernel.json").write_text(json.dumps(kernel, indent=1))
 
 
-def ensure_server(env: dict) -> None:
+def ensure_server(env: dict, *, wait: bool = True) -> str:
     """Start this process's fork server for kernels with environment `env` (or keep the
-    one already running with the same), and point the proxies at it."""
+    one already running with the same), point the proxies at it, and return its socket.
+
+    With `wait=False` it returns while the server still imports: the worker processes
+    that this process starts next can share it (their proxies find the socket in their
+    environment); call `wait_until_ready()` before the first kernel starts."""
     global _server
     import atexit
     import subprocess
@@ -83,7 +87,8 @@ def ensure_server(env: dict) -> None:
 
     settings = json.dumps(env, sort_keys=True)
     if _server and _server[0] == settings and _server[1].poll() is None:
-        return
+        wait_until_ready()
+        return _server[2]
     stop_server()
     # A folder only this user can enter: a kernel (another user) cannot reach the socket.
     path = os.path.join(tempfile.mkdtemp(prefix="rnncourse-forkserver-"), "socket")
@@ -95,13 +100,26 @@ def ensure_server(env: dict) -> None:
         stdout=subprocess.PIPE,
         start_new_session=True,  # a Ctrl-C for the grader is not for the kernels
     )
-    if process.stdout.readline().strip() != b"ready":
-        process.wait()
-        raise RuntimeError("the grading fork server did not start (see the messages above)")
     if _server is None:
         atexit.register(stop_server)
     _server = (settings, process, path)
     os.environ[SOCKET_ENV] = path
+    if wait:
+        wait_until_ready()
+    return path
+
+
+def wait_until_ready() -> None:
+    """Return once this process's fork server listens (at once if it already did)."""
+    if not _server or _server[1].stdout.closed:
+        return
+    process = _server[1]
+    ready = process.stdout.readline().strip() == b"ready"
+    process.stdout.close()
+    if not ready:
+        process.wait()
+        stop_server()
+        raise RuntimeError("the grading fork server did not start (see the messages above)")
 
 
 def stop_server() -> None:

@@ -13,7 +13,9 @@ grade() runs, in order, holding OUT/.grading.lock (autograder/resume.py):
   7. write_summary    summary.csv and summary.png: score distribution, pass rate per cell
 """
 
+import contextlib
 import csv
+import dataclasses
 import json
 import multiprocessing
 import os
@@ -26,7 +28,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import forkserver, protection, resume, sandbox, scale
-from autograder.checked_execute import FLAGS
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -73,6 +74,7 @@ class Job:
     limits: Limits
     kernel_name: str | None  # the sandbox's kernel, or None for the notebook's own
     kernel_env: dict  # environment variables for the grading kernels
+    forkserver: str | None = None  # the socket of a fork server the workers share
 
 
 def assignments() -> list[str]:
@@ -204,12 +206,7 @@ def grade(
 
 def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart):
     root = prepare_course(out, restart=restart)
-    records = resume.Records(root, assignment)
-    students, problems, notes, skipped = collect(assignment, submissions, root)
     db_url = gradebook_url(root, db)
-    if db and (restart or records.empty()):
-        # A gradebook that outlives OUT/_nbgrader: forget this assignment's last run.
-        scale.prepare_gradebook(db_url, assignment)
     # Grading kernels import the hidden checks from this repository.
     os.environ["PYTHONPATH"] = os.pathsep.join(
         p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
@@ -219,39 +216,38 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
         assignment, notebooks, submissions=submissions, out=out, limits=limits
     )
     job = Job(assignment, root, db_url, limits, kernel_name, kernel_env)
-    api = nbgrader_api(root, db_url=db_url)
-    generated = api.generate_assignment(assignment, force=True)
-    if not generated["success"]:
-        raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
-
-    # Students graded before, with the same files and the same grading, keep their grade.
-    course = resume.course_fingerprint(assignment, repr(limits))
-    fingerprints, outcomes = {}, {}
-    for student in students:
-        folder = root / "submitted" / student / assignment
-        if any(folder.iterdir()):
-            fingerprints[student] = resume.submission_fingerprint(folder, course)
-            outcome = records.get(student, fingerprints[student])
-            if outcome and _still_in_gradebook(db_url, assignment, student):
-                outcomes[student] = outcome
-    to_grade = [s for s in fingerprints if s not in outcomes]
-    if outcomes:
-        print(f"{len(outcomes)} submission(s) unchanged since the last run: kept", file=sys.stderr)
-
     workers = workers or os.cpu_count() or 1
-    # Share the cores between the kernels: PyTorch in every kernel would otherwise start
-    # one thread per core, and their threads would fight over the same cores.
-    threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    try:
-        for student, outcome in _autograde_all(job, to_grade, workers, scheduler):
+    # The worker processes start (and warm up) while this one prepares the class.
+    with _threads_per_kernel(workers), _local_workers(job, workers, scheduler) as (pool, job):
+        records = resume.Records(root, assignment)
+        students, problems, notes, skipped = collect(assignment, submissions, root)
+        if db and (restart or records.empty()):
+            # A gradebook that outlives OUT/_nbgrader: forget this assignment's last run.
+            scale.prepare_gradebook(db_url, assignment)
+        api = nbgrader_api(root, db_url=db_url)
+        generated = api.generate_assignment(assignment, force=True)
+        if not generated["success"]:
+            raise RuntimeError(f"could not prepare {assignment}:\n{generated.get('log', '')}")
+
+        # Students graded before, with the same files and the same grading, keep their grade.
+        course = resume.course_fingerprint(assignment, repr(limits))
+        fingerprints, outcomes = {}, {}
+        for student in students:
+            folder = root / "submitted" / student / assignment
+            if any(folder.iterdir()):
+                fingerprints[student] = resume.submission_fingerprint(folder, course)
+                outcome = records.get(student, fingerprints[student])
+                if outcome and _still_in_gradebook(db_url, assignment, student):
+                    outcomes[student] = outcome
+        to_grade = [s for s in fingerprints if s not in outcomes]
+        if outcomes:
+            print(
+                f"{len(outcomes)} submission(s) unchanged since the last run: kept",
+                file=sys.stderr,
+            )
+        for student, outcome in _autograde_all(job, to_grade, pool, scheduler):
             records.put(student, fingerprints[student], outcome)
             outcomes[student] = outcome
-    finally:
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
 
     cells = grade_cells(assignment)
     results = [
@@ -302,10 +298,14 @@ def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[st
 
     Runs in a worker process (local or on a Dask cluster): the kernels' environment
     comes with the job, not from the process that started the worker."""
+    from autograder.checked_execute import FLAGS  # (imports torch: only workers need it)
+
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
     os.environ.update(job.kernel_env)
-    if job.kernel_name == forkserver.KERNEL_NAME:
+    if job.forkserver:  # the grading process's own, shared by its workers
+        os.environ[forkserver.SOCKET_ENV] = job.forkserver
+    elif job.kernel_name == forkserver.KERNEL_NAME:
         forkserver.ensure_server(job.kernel_env)
     api = nbgrader_api(
         job.root,
@@ -328,9 +328,56 @@ def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[st
     return student, (bool(graded["success"]), log, flags)
 
 
-def _autograde_all(job: Job, students: list[str], workers: int, scheduler: str | None):
-    """Yield (student, (success, log, flags)) for every student, `workers` at a time
-    (or on the Dask cluster at `scheduler`), with a progress bar on stderr."""
+@contextlib.contextmanager
+def _threads_per_kernel(workers: int):
+    """Share the cores between the kernels: PyTorch in every kernel would otherwise start
+    one thread per core, and their threads would fight over the same cores."""
+    threads = os.environ.get("OMP_NUM_THREADS")
+    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+    try:
+        yield
+    finally:
+        if threads is None:
+            os.environ.pop("OMP_NUM_THREADS")
+        else:
+            os.environ["OMP_NUM_THREADS"] = threads
+
+
+@contextlib.contextmanager
+def _local_workers(job: Job, workers: int, scheduler: str | None):
+    """(`workers` worker processes for this machine, started now, or None where grading
+    runs in this process or on a cluster; the job they share). The workers share one fork
+    server of kernels, which this process starts now too."""
+    if scheduler or workers <= 1:
+        yield None, job
+        return
+    if job.kernel_name == forkserver.KERNEL_NAME:
+        path = forkserver.ensure_server(job.kernel_env, wait=False)
+        job = dataclasses.replace(job, forkserver=path)
+    # Fresh interpreters (spawn), not forks of a process that may hold threads.
+    context = multiprocessing.get_context("spawn")
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up)
+    try:
+        for _ in range(workers):  # a process starts for each task that finds none idle
+            pool.submit(int)
+        yield pool, job
+    finally:
+        # Their exit (fork servers stopped, PyTorch torn down) overlaps the summary; the
+        # interpreter waits for them before it exits.
+        pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _warm_up() -> None:
+    """A worker's start: load the grading code while the grading process prepares."""
+    import nbgrader.apps  # noqa: F401
+
+    import autograder.checked_execute  # noqa: F401 (PyTorch and the checker)
+
+
+def _autograde_all(job: Job, students: list[str], pool, scheduler: str | None):
+    """Yield (student, (success, log, flags)) for every student: in the worker processes
+    of `pool`, on the Dask cluster at `scheduler`, or else one after another here; with
+    a progress bar on stderr."""
     from tqdm import tqdm
 
     progress = tqdm(total=len(students), desc=f"grading {job.assignment}", unit="notebook")
@@ -340,18 +387,16 @@ def _autograde_all(job: Job, students: list[str], workers: int, scheduler: str |
                 yield outcome
                 progress.update()
             return
-        if workers <= 1 or len(students) <= 1:
+        if pool is None:
             for student in students:
                 yield autograde_one(job, student)
                 progress.update()
             return
-        # Fresh interpreters (spawn), not forks of a process that may hold threads.
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-            futures = [pool.submit(autograde_one, job, s) for s in students]
-            for future in as_completed(futures):
-                yield future.result()
-                progress.update()
+        forkserver.wait_until_ready()
+        futures = [pool.submit(autograde_one, job, s) for s in students]
+        for future in as_completed(futures):
+            yield future.result()
+            progress.update()
 
 
 def _read_scores(db_url: str, assignment: str, student: str, cells, result: StudentResult):

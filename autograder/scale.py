@@ -36,6 +36,9 @@ def prepare_gradebook(db_url: str, assignment: str) -> None:
 
     from nbgrader.api import Course, Gradebook, MissingEntry
 
+    from autograder.config import read_gradebook_revision_here
+
+    read_gradebook_revision_here()
     warnings.filterwarnings("ignore", message=".*not in session.*")
     with Gradebook(db_url) as gradebook:
         try:

@@ -10,7 +10,10 @@ or a broken file, in turn. Then grades each assignment twice, one after the othe
 - stock: nbgrader's own `autograde` with its default settings, one notebook
   after another, as `nbgrader autograde ASSIGNMENT` runs it;
 - ours: `python -m autograder grade` (guarded, sandboxed kernels where the machine
-  allows, feedback pages, grades.csv and the summary), `--workers` notebooks at a time.
+  allows, the checker, feedback pages, grades.csv and the summary), `--workers`
+  notebooks at a time. It does not run the code cells after a notebook's last graded
+  cell (they cannot change a score; every exercise ends with an ungraded "try it"
+  cell, and in 03, 07 and 08 that cell trains a model); stock nbgrader runs them.
 
 Prints the seconds per assignment, notebooks per minute for both and their
 ratios. Machines are noisy: run it a few times and compare ratios, not absolute

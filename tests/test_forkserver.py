@@ -158,3 +158,56 @@ def test_only_the_grader_may_ask_for_a_kernel(kernels):
             os._exit(answered)
     _, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the server answered another user"
+
+
+def test_worker_processes_share_the_server_their_grader_started(tmp_path, monkeypatch):
+    """As the pipeline does: the grader starts the server without waiting for it, starts
+    its workers, and waits before the first kernel; a worker's kernel is forked by it."""
+    forkserver.install_kernelspec(tmp_path / "jupyter")
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    path = forkserver.ensure_server({}, wait=False)
+    try:
+        assert os.environ[forkserver.SOCKET_ENV] == path
+        forkserver.wait_until_ready()
+        forkserver.wait_until_ready()  # once ready, at once
+        worker = textwrap.dedent(
+            f"""
+            from jupyter_client.manager import KernelManager
+            manager = KernelManager(kernel_name={forkserver.KERNEL_NAME!r}, transport="ipc",
+                                    ip={str(tmp_path / "kernel")!r})
+            manager.start_kernel(cwd={str(tmp_path)!r})
+            client = manager.client()
+            client.start_channels()
+            client.wait_for_ready(timeout=60)
+            reply = client.execute_interactive("import os; print(os.getppid())", timeout=30,
+                output_hook=lambda m: m["msg_type"] == "stream" and print(m["content"]["text"]))
+            manager.shutdown_kernel(now=True)
+            """
+        )
+        printed = subprocess.run(
+            [sys.executable, "-c", worker], capture_output=True, text=True, timeout=120
+        ).stdout
+        assert int(printed.split()[0]) == forkserver._server[1].pid  # forked by the server
+    finally:
+        forkserver.stop_server()
+
+
+def test_the_gradebook_revision_read_here_is_nbgraders():
+    """The grader reads nbgrader's gradebook revision in its own process instead of
+    running the `alembic` command (2 s per grading run); the answer is the same."""
+    from nbgrader import api
+
+    from autograder.config import read_gradebook_revision_here
+
+    bindir = os.path.dirname(sys.executable)
+    command = "import nbgrader.api as api; print(api.get_alembic_version())"
+    theirs = subprocess.run(
+        [sys.executable, "-c", command],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PATH": bindir + os.pathsep + os.environ["PATH"]},
+    ).stdout.strip()
+    read_gradebook_revision_here()
+    assert api.get_alembic_version() == theirs
+    assert len(theirs) == 12

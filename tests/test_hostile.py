@@ -15,7 +15,7 @@ import os
 import nbformat
 import pytest
 
-from autograder import forkserver, pipeline, sandbox
+from autograder import checked_execute, forkserver, pipeline, sandbox
 from helpers import student_notebook, write_submission
 
 A, NB = "01-activations", "activations"
@@ -276,8 +276,19 @@ CLASS = {
 # A Markdown cell of the student's own: its raw HTML must not run in the feedback page.
 _forged["cells"].insert(2, nbformat.v4.new_markdown_cell("<script>window.forged = 1</script>"))
 _search = release_with_cell(SEARCH_FOR_HIDDEN + "\nsearch()")
-_search["cells"].append(nbformat.v4.new_code_cell("search()\n" + SEARCH_REPORT))
+# The report runs after step's test and before the last graded cell (the grader runs no
+# cell after that one).
+_search["cells"].insert(
+    max(
+        i for i, c in enumerate(_search["cells"]) if c["metadata"].get("nbgrader", {}).get("grade")
+    ),
+    nbformat.v4.new_code_cell("search()\n" + SEARCH_REPORT),
+)
 CLASS["search-for-hidden"] = (_search, 0.0, True)
+# A student's experiment after the last graded cell cannot change a score: never run.
+_after = student_notebook(A, NB)
+_after["cells"].append(nbformat.v4.new_code_cell('print("ran" + "-after-the-tests")'))
+CLASS["experiment-after-the-tests"] = (_after, FULL, False)
 OWN_TMP = "/tmp/rnncourse-hostile.txt"
 WRITE_OUTSIDE = f"""
 GRADEBOOK = "../../../gradebook.db"  # seen from OUT/_nbgrader/autograded/<student>/<assignment>
@@ -457,6 +468,16 @@ def test_the_students_process_never_holds_the_hidden_checks(graded):
     for page in (out / "feedback").rglob("*.html"):
         if page.parent.parent.name != "search-for-hidden":  # its own code names it
             assert MARKER not in page.read_text(), page
+
+
+def test_cells_after_the_last_graded_one_are_not_run(graded):
+    """They cannot change a score, so the grader does not spend time on them (a project's
+    closing training run, an endless loop) and its feedback says so."""
+    _, out, *_ = graded
+    folder = out / "feedback" / "experiment-after-the-tests" / A
+    page = html.unescape((folder / f"{NB}.html").read_text())
+    assert "ran-after-the-tests" not in page
+    assert page.count(checked_execute.NOT_RUN.strip()) == 2  # 01's "try it" cell, and this
 
 
 def test_feedback_shows_what_student_cells_display_as_text_only(graded):
