@@ -21,6 +21,7 @@ numbers.
 """
 
 import argparse
+import csv
 import json
 import os
 import shutil
@@ -102,6 +103,26 @@ def grade_ours(submissions: Path, work: Path, assignment: str, workers: int | No
     subprocess.run(command, cwd=REPO, check=True, capture_output=True)
 
 
+def stock_scores(work: Path, assignment: str) -> dict[str, float]:
+    """Each student's total in stock nbgrader's gradebook (0 where it graded nothing)."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    students = sorted(p.name for p in (work / assignment / "submitted").iterdir())
+    scores = {}
+    with Gradebook(f"sqlite:///{work / assignment / 'gradebook.db'}") as gradebook:
+        for student in students:
+            try:
+                scores[student] = gradebook.find_submission(assignment, student).score
+            except MissingEntry:
+                scores[student] = 0.0
+    return scores
+
+
+def our_scores(work: Path, assignment: str) -> dict[str, float]:
+    with open(work / assignment / "grades.csv") as f:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
+
+
 def main() -> None:
     warnings.filterwarnings("ignore", message=".*not in session.*")  # nbgrader's, harmless
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -113,6 +134,7 @@ def main() -> None:
     # nbgrader runs `alembic` and `jupyter` from this Python's folder.
     os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ["PATH"]
     times = {}  # (grader, assignment) -> seconds
+    differ = {}  # assignment -> students whose totals differ between the two graders
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         notebooks = make_class(tmp / "submissions", args.students, args.assignments)
@@ -124,15 +146,21 @@ def main() -> None:
             start = time.perf_counter()
             grade_ours(submissions, tmp / "ours", assignment, args.workers)
             times["ours", assignment] = time.perf_counter() - start
+            stock, ours = (
+                stock_scores(tmp / "stock", assignment),
+                our_scores(tmp / "ours", assignment),
+            )
+            differ[assignment] = sorted(s for s in stock if stock[s] != ours.get(s))
     cores = os.cpu_count()
     print(
         f"{notebooks} notebooks ({args.students} students x {len(args.assignments)} "
         f"assignments), {cores} cores, workers={args.workers or cores}"
     )
-    print(f"  {'assignment':20s} {'stock s':>8s} {'ours s':>8s} {'speed-up':>8s}")
+    print(f"  {'assignment':20s} {'stock s':>8s} {'ours s':>8s} {'speed-up':>8s}  grades")
     for assignment in args.assignments:
         stock, ours = times["stock", assignment], times["ours", assignment]
-        print(f"  {assignment:20s} {stock:8.1f} {ours:8.1f} {stock / ours:7.2f}x")
+        same = "identical" if not differ[assignment] else "DIFFER: " + " ".join(differ[assignment])
+        print(f"  {assignment:20s} {stock:8.1f} {ours:8.1f} {stock / ours:7.2f}x  {same}")
     total = {name: sum(t for (n, _), t in times.items() if n == name) for name in ("stock", "ours")}
     for name, seconds in total.items():
         print(f"  {name:8s} {seconds:7.1f} s   {notebooks / seconds * 60:6.1f} notebooks/min")
