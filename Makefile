@@ -26,6 +26,7 @@ release: install
 BUILT := _build/.built
 REWRITE_ALL = $(shell test -f $(BUILT) -a ! _toc.yml -nt $(BUILT) -a ! _config.yml -nt $(BUILT) || echo --all)
 book: release
+	$(BIN)/python -m autograder toc
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going $(REWRITE_ALL) .
 	touch $(BUILT)
 
@@ -34,7 +35,7 @@ test: book
 
 # The quick loop while working: lint, then the tests that need no book build and grade
 # no class through nbgrader (make test is the whole proof).
-QUICK_TESTS := tests/test_checker.py tests/test_checks.py tests/test_diagnosis.py \
+QUICK_TESTS := tests/test_checker.py tests/test_checks.py tests/test_course.py tests/test_diagnosis.py \
 	tests/test_forkserver.py tests/test_lms.py tests/test_plays.py
 check: install
 	$(BIN)/ruff check .

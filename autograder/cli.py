@@ -11,6 +11,8 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
+    commands.add_parser("toc", help="write _toc.yml from course.toml (the list of chapters)")
+
     rel = commands.add_parser("release", help="write exercises/ from solutions/")
     rel.add_argument("--assignment", help="one assignment (default: all)")
 
@@ -81,7 +83,12 @@ def main(argv=None) -> int:
     )
 
     args = parser.parse_args(argv)
-    if args.command == "release":
+    if args.command == "toc":
+        from autograder import course
+
+        changed = course.write_table_of_contents()
+        print(f"{course.TOC.name}: {'written' if changed else 'unchanged'}")
+    elif args.command == "release":
         for name in [args.assignment] if args.assignment else pipeline.assignments():
             pipeline.release(name)
             print(f"released {name} into exercises/{name}")

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.config import EXERCISES, SOLUTIONS
+from autograder.course import chapters
 from autograder.mistakes import for_assignment, replace_function
 
 NBGRADER = "nbgrader"
@@ -18,35 +19,19 @@ class Exercise:
     report_line: str  # a line the reference solution's feedback page shows
 
 
-EXERCISE_SPECS = {
-    "01-activations": Exercise(
-        "activations", 48, ("sigmoid", "test_sigmoid"), "sigmoid and sigmoid_grad: 8 of 8 points"
-    ),
-    "02-bptt": Exercise(
-        "bptt", 30, ("rnn_backward", "test_rnn_backward"), "rnn_backward: 10 of 10 points"
-    ),
-    "03-language-models": Exercise(
-        "language_models", 30, ("sample", "test_sample"), "sample: 6 of 6 points"
-    ),
-    "04-lstm-gru": Exercise(
-        "lstm_gru", 30, ("gru_cell", "test_gru_cell"), "gru_cell: 7 of 7 points"
-    ),
-    "05-esn": Exercise(
-        "esn", 30, ("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"
-    ),
-    "06-clockwork": Exercise(
-        "clockwork", 30, ("clockwork_step", "test_step"), "clockwork_step: 9 of 9 points"
-    ),
-    "07-music": Exercise(
-        "music", 30, ("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"
-    ),
-    "08-plays": Exercise(
-        "plays",
-        30,
-        ("average_embeddings", "test_average"),
-        "average_embeddings: 6 of 6 points",
-    ),
+# Per chapter: a function, the test cell that loses everything without it, and a line
+# of that cell's report (test data; the chapters themselves come from course.toml).
+EXAMPLES = {
+    "01-activations": (("sigmoid", "test_sigmoid"), "sigmoid and sigmoid_grad: 8 of 8 points"),
+    "02-bptt": (("rnn_backward", "test_rnn_backward"), "rnn_backward: 10 of 10 points"),
+    "03-language-models": (("sample", "test_sample"), "sample: 6 of 6 points"),
+    "04-lstm-gru": (("gru_cell", "test_gru_cell"), "gru_cell: 7 of 7 points"),
+    "05-esn": (("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"),
+    "06-clockwork": (("clockwork_step", "test_step"), "clockwork_step: 9 of 9 points"),
+    "07-music": (("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"),
+    "08-plays": (("average_embeddings", "test_average"), "average_embeddings: 6 of 6 points"),
 }
+EXERCISE_SPECS = {c.slug: Exercise(c.notebook, c.points, *EXAMPLES[c.slug]) for c in chapters()}
 
 
 def load(path: Path) -> dict:

@@ -30,22 +30,12 @@ def edited(name, function, test_cell, correct_code, correct, wrong, hint) -> Mis
     return Mistake(name, function, test_cell, correct_code.replace(correct, wrong), hint)
 
 
-# Assignment name -> module of this package holding its MISTAKES and ALTERNATIVES.
-MODULES = {
-    "01-activations": "activations",
-    "02-bptt": "bptt",
-    "03-language-models": "language_models",
-    "04-lstm-gru": "lstm_gru",
-    "05-esn": "esn",
-    "06-clockwork": "clockwork",
-    "07-music": "music",
-    "08-plays": "plays",
-}
-
-
 def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:
-    """(mistakes, alternatives) for an assignment; alternatives: function -> correct code."""
-    module = importlib.import_module(f"autograder.mistakes.{MODULES[assignment]}")
+    """(mistakes, alternatives) for an assignment; alternatives: function -> correct code.
+    They live in the module named after its notebook (course.toml)."""
+    from autograder.course import chapter
+
+    module = importlib.import_module(f"autograder.mistakes.{chapter(assignment).notebook}")
     return module.MISTAKES, module.ALTERNATIVES
 
 

@@ -1,0 +1,52 @@
+"""The chapter manifest (course.toml): the one list of chapters, and every file that
+follows from it by rule."""
+
+import json
+
+from autograder import course
+from autograder.config import EXERCISES, REPO, SOLUTIONS
+from autograder.pipeline import assignments
+
+
+def test_the_manifest_lists_every_assignment_in_order():
+    assert [c.slug for c in course.chapters()] == assignments()
+
+
+def test_each_chapter_has_the_files_its_names_lead_to():
+    for c in course.chapters():
+        assert (REPO / "book" / f"{c.page}.md").is_file(), c.page
+        assert (SOLUTIONS / c.slug / f"{c.notebook}.ipynb").is_file(), c.slug
+        assert (EXERCISES / c.slug / f"{c.notebook}.ipynb").is_file(), c.slug
+        assert (REPO / "autograder" / "hidden_checks" / f"{c.notebook}.py").is_file(), c.slug
+        assert (REPO / "autograder" / "mistakes" / f"{c.notebook}.py").is_file(), c.slug
+
+
+def test_each_exercise_totals_the_points_the_manifest_gives():
+    for c in course.chapters():
+        notebook = json.loads((SOLUTIONS / c.slug / f"{c.notebook}.ipynb").read_text())
+        meta = [cell["metadata"].get("nbgrader", {}) for cell in notebook["cells"]]
+        assert sum(m.get("points", 0) for m in meta if m.get("grade")) == c.points, c.slug
+
+
+def test_the_table_of_contents_is_written_from_the_manifest():
+    assert course.TOC.read_text() == course.table_of_contents(), "run: python -m autograder toc"
+
+
+def test_the_introduction_names_every_chapter():
+    intro = (REPO / "book" / "intro.md").read_text()
+    for c in course.chapters():
+        assert c.title in intro, c.title
+
+
+def test_a_new_chapter_is_one_entry(tmp_path):
+    manifest = tmp_path / "course.toml"
+    manifest.write_text(
+        course.MANIFEST.read_text()
+        + '\n[[chapter]]\nslug = "09-new"\ntitle = "New"\npart = "Projects"\n'
+        'page = "09-new/new"\nnotebook = "new"\npoints = 10\n'
+    )
+    toc = course.table_of_contents(manifest)
+    assert toc.endswith(
+        "      - file: book/09-new/new\n        sections:\n          - file: exercises/09-new/new\n"
+    )
+    assert toc.count("caption: Projects") == 1
