@@ -1,9 +1,9 @@
 """Grading kernels forked from one warm process: each starts in milliseconds, not seconds.
 
 Starting Python, ipykernel and PyTorch takes about 1.7 s, often longer than a
-notebook's tests. So each grading process keeps one fork server: a process that has
-imported all of that once (and the assignment's hidden checks), and forks every
-grading kernel from itself. The forked kernel then enters the sandbox
+notebook's tests. So a grading run keeps one fork server (its worker processes share
+it): a process that has imported all of that once, never the hidden checks, and forks
+every grading kernel from itself. The forked kernel then enters the sandbox
 (autograder/sandbox.py: its own mount namespace, hidden secrets, limits, its own
 user) exactly as a freshly started one would, and runs the IPython kernel.
 

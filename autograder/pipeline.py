@@ -78,8 +78,10 @@ class Job:
 
 
 def assignments() -> list[str]:
-    """Every assignment that has a folder of solution notebooks."""
-    return sorted(p.name for p in SOLUTIONS.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+    """Every assignment, in the order of course.toml."""
+    from autograder.course import chapters
+
+    return [c.slug for c in chapters()]
 
 
 def grade_cells(assignment: str) -> list[tuple[str, str, float]]:
@@ -362,8 +364,8 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
             pool.submit(int)
         yield pool, job
     finally:
-        # Their exit (fork servers stopped, PyTorch torn down) overlaps the summary; the
-        # interpreter waits for them before it exits.
+        # Their exit (PyTorch torn down) overlaps the summary; the interpreter waits for
+        # them before it exits.
         pool.shutdown(wait=False, cancel_futures=True)
 
 

@@ -146,11 +146,9 @@ def main() -> None:
             start = time.perf_counter()
             grade_ours(submissions, tmp / "ours", assignment, args.workers)
             times["ours", assignment] = time.perf_counter() - start
-            stock, ours = (
-                stock_scores(tmp / "stock", assignment),
-                our_scores(tmp / "ours", assignment),
-            )
-            differ[assignment] = sorted(s for s in stock if stock[s] != ours.get(s))
+            theirs = stock_scores(tmp / "stock", assignment)
+            ours = our_scores(tmp / "ours", assignment)
+            differ[assignment] = sorted(s for s in theirs if theirs[s] != ours.get(s))
     cores = os.cpu_count()
     print(
         f"{notebooks} notebooks ({args.students} students x {len(args.assignments)} "
