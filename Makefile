@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install release book test check check-html lint format clean
+.PHONY: install release student-edition book test check check-html lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,12 +20,17 @@ install: $(STAMP)
 release: install
 	$(BIN)/python -m autograder release
 
+# What students are handed: dist/student/ and dist/rnncourse-student.zip (the release
+# notebooks, the helper package as a wheel, a README); no solution, no grader.
+student-edition: release
+	$(BIN)/python -m autograder student-edition
+
 # The HTML book in _build/html, every chapter executed (cached by jupyter-cache).
 # A changed table of contents or configuration changes every page's sidebar: then all
 # pages are written again (an incremental build would keep their old sidebars).
 BUILT := _build/.built
 REWRITE_ALL = $(shell test -f $(BUILT) -a ! _toc.yml -nt $(BUILT) -a ! _config.yml -nt $(BUILT) || echo --all)
-book: release
+book: student-edition
 	$(BIN)/python -m autograder toc
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going $(REWRITE_ALL) .
 	touch $(BUILT)
@@ -55,4 +60,4 @@ format: install
 	$(BIN)/ruff check --fix .
 
 clean:
-	rm -rf _build _grading
+	rm -rf _build _grading dist

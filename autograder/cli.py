@@ -13,6 +13,12 @@ def main(argv=None) -> int:
 
     commands.add_parser("toc", help="write _toc.yml from course.toml (the list of chapters)")
 
+    commands.add_parser(
+        "student-edition",
+        help="write dist/student/ and dist/rnncourse-student.zip: the exercises and the "
+        "helper package's wheel, without the solutions",
+    )
+
     rel = commands.add_parser("release", help="write exercises/ from solutions/")
     rel.add_argument("--assignment", help="one assignment (default: all)")
 
@@ -88,6 +94,11 @@ def main(argv=None) -> int:
 
         changed = course.write_table_of_contents()
         print(f"{course.TOC.name}: {'written' if changed else 'unchanged'}")
+    elif args.command == "student-edition":
+        from autograder import student_edition
+
+        archive = student_edition.write()
+        print(f"{student_edition.EDITION}/ and {archive} written")
     elif args.command == "release":
         for name in [args.assignment] if args.assignment else pipeline.assignments():
             pipeline.release(name)
