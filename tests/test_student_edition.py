@@ -8,8 +8,14 @@ served from it (tests/test_jupyterlab_in_browser.py).
 """
 
 import json
+import os
+import re
+import shutil
+import socket
 import subprocess
 import sys
+import time
+import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -270,3 +276,157 @@ def test_validate_prints_only_its_verdict(where, edition, student_python, tmp_pa
     code, output = nbgrader_validate(python, done, folder)
     assert code == 0 and verdict_only(output), output
     assert output.strip() == "Success! Your notebook passes all the tests.", output
+
+
+# ---------------------------------------------------------------------------
+# JupyterLab from the edition's environment, in a real browser
+# ---------------------------------------------------------------------------
+
+TOKEN = "student-edition-test"
+
+
+@pytest.fixture(scope="module")
+def jupyterlab(student_python, edition, tmp_path_factory):
+    """JupyterLab served on loopback from the edition's environment, with a fresh home (no
+    settings of this machine's user), on a copy of the edition's folder."""
+    home = tmp_path_factory.mktemp("student-home")
+    work = home / "course"
+    shutil.copytree(edition / "exercises", work / "exercises")
+    # Every cell stays in the page (JupyterLab otherwise renders only the visible ones).
+    settings = home / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = {
+        "PATH": f"{student_python.parent}:/usr/bin:/bin",
+        "HOME": str(home),
+        "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
+        "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
+        "JUPYTER_DATA_DIR": str(home / ".local" / "share" / "jupyter"),
+        "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
+    }
+    server = subprocess.Popen(
+        [str(student_python), "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1"]
+        + [f"--port={port}", f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={work}"]
+        + ["--allow-root"],  # CI runs as root
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(120):
+            try:
+                with urllib.request.urlopen(f"{url}/api/status?token={TOKEN}", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(f"JupyterLab did not start: {server.stderr.read()[-2000:]}")
+                time.sleep(0.5)
+        else:
+            pytest.fail("JupyterLab did not answer within 60 s")
+        yield url, work
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def run_all_cells(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
+
+
+def wait_for_reports(page, graded: int, words: str) -> list[str]:
+    """The text of every output that holds `words`, once there are `graded` of them."""
+    outputs = page.locator(".jp-OutputArea-output", has_text=words)
+    page.wait_for_function(
+        "([words, n]) => [...document.querySelectorAll('.jp-OutputArea-output')]"
+        ".filter(o => o.innerText.includes(words)).length >= n",
+        arg=[words, graded],
+        timeout=180_000,
+    )
+    return outputs.all_inner_texts()
+
+
+def test_jupyterlab_runs_an_exercise_and_shows_its_report(jupyterlab, tmp_path):
+    """A student opens an exercise in the edition's JupyterLab, runs it and reads "0 of N
+    points ... not implemented yet" under each function; with the answers in (written from
+    outside the edition), every test cell shows its full points. nbgrader's instructor tools
+    are not there; Validate and the assignment list are; nothing is fetched from the internet."""
+    from test_html_in_browser import CHROMIUM, CHROMIUM_FLAGS, why_no_browser
+
+    reason = why_no_browser()
+    if reason and os.environ.get("REQUIRE_BROWSER") == "1":
+        pytest.fail(f"REQUIRE_BROWSER=1 but {reason}")
+    if reason:
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    url, work = jupyterlab
+    chapter = chapters()[0]
+    notebook = f"exercises/{chapter.slug}/{chapter.notebook}.ipynb"
+    graded = len(grade_cells(chapter.slug))
+    points = [
+        cell["metadata"]["nbgrader"]["points"]
+        for cell in json.loads((work / notebook).read_text())["cells"]
+        if cell["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    external, errors = [], []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.on("pageerror", lambda error: errors.append(str(error)))
+
+        def local_only(route):
+            if route.request.url.startswith(url):
+                route.continue_()
+            else:
+                external.append(route.request.url)
+                route.abort()
+
+        page.route("**/*", local_only)
+        page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
+        page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+        page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
+
+        # A student's tools, and no instructor's.
+        menus = page.locator(".lm-MenuBar-itemLabel").all_inner_texts()
+        assert "Nbgrader" in menus, menus
+        page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").click()
+        entries = page.locator(".lm-Menu-itemLabel").all_inner_texts()
+        page.keyboard.press("Escape")
+        assert any("Assignment List" in e for e in entries), entries
+        instructor = ("Formgrader", "Course List", "Create assignment", "Create Assignment")
+        assert not any(tool in e for e in entries for tool in instructor), entries
+        assert page.get_by_role("button", name="Validate").count() >= 1
+        assert page.get_by_text("Create Assignment").count() == 0
+
+        run_all_cells(page)
+        reports = wait_for_reports(page, graded, "not implemented yet")
+        for n in points:
+            assert any(f"0 of {n:g} points" in r for r in reports), (n, reports)
+
+        # The answers, pasted in from outside the edition (the reference solution).
+        (work / notebook).write_text(
+            json.dumps(student_notebook(chapter.slug, chapter.notebook), indent=1)
+        )
+        page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^File$")).click()
+        page.locator(".lm-Menu-itemLabel", has_text="Reload Notebook from Disk").click()
+        # The notebook has unsaved outputs: JupyterLab asks first.
+        page.locator(".jp-Dialog").get_by_role("button", name="Reload").click()
+        page.locator(".jp-OutputArea-output", has_text="not implemented yet").first.wait_for(
+            state="detached"
+        )
+        run_all_cells(page)
+        full = [f"{n:g} of {n:g} points" for n in points]
+        reports = wait_for_reports(page, graded, " points")
+        assert all(any(f in r for r in reports) for f in full), reports
+        assert not any("FAIL" in r for r in reports), reports
+        page.screenshot(path=str(tmp_path / "jupyterlab.png"))
+        browser.close()
+    assert not errors, errors
+    assert not external, f"JupyterLab fetched from the internet: {external}"
