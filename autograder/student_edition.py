@@ -5,6 +5,7 @@
     dist/student/
         README.md                          install, open, validate, submit
         requirements.txt                   `pip install -r requirements.txt`: all of it
+        binder/requirements.txt            the same for Binder, with PyTorch's CPU build
         rnncourse-<version>-py3-none-any.whl
         exercises/<slug>/<notebook>.ipynb  the release notebooks (make release)
     dist/rnncourse-student.zip             the same folder, zipped
@@ -159,6 +160,8 @@ def write(edition: Path = EDITION, zip_path: Path = ZIP) -> Path:
         + "\n".join(requirements)
         + "\n"
     )
+    (edition / "binder").mkdir()
+    (edition / "binder" / "requirements.txt").write_text(binder_requirements(wheel.name))
     (edition / "README.md").write_text(student_readme(wheel.name))
     zip_path.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(zip_path, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -166,6 +169,25 @@ def write(edition: Path = EDITION, zip_path: Path = ZIP) -> Path:
             if path.is_file():
                 archive.write(path, Path("rnncourse-student") / path.relative_to(edition))
     return zip_path
+
+
+def binder_requirements(wheel: str) -> str:
+    """What Binder (repo2docker, which reads binder/ first) installs: PyTorch's CPU build
+    (a tenth of the CUDA build's size; Binder has no GPU), then the edition."""
+    pins = [p for p in pinned_requirements() if not p.startswith("torch==")]
+    torch = next(p for p in pinned_requirements() if p.startswith("torch=="))
+    return (
+        "\n".join(
+            [
+                "# Binder (repo2docker) installs from here: PyTorch's CPU build, then the edition.",
+                "--extra-index-url https://download.pytorch.org/whl/cpu",
+                f"{torch}+cpu",
+                f"./{wheel}",
+                *pins,
+            ]
+        )
+        + "\n"
+    )
 
 
 def student_readme(wheel: str) -> str:

@@ -3,10 +3,12 @@
 import html
 import re
 import subprocess
+import zipfile
 from pathlib import Path
 
 import pytest
 
+from autograder import student_edition
 from autograder.config import EXERCISES, REPO, SOLUTIONS
 from autograder.pipeline import assignments, release
 from helpers import load, solution_lines
@@ -81,3 +83,19 @@ def test_student_package_holds_no_hidden_checks():
 
 def json_escape(line: str) -> str:
     return line.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def test_built_book_offers_the_student_edition_and_nothing_of_the_grader():
+    """The student guide's downloads (the edition's zip and wheel, copied into the book)."""
+    downloads = [p for p in BUILD.rglob("*") if p.suffix in (".zip", ".whl")]
+    assert sorted(p.name for p in downloads) == sorted(
+        ["rnncourse-student.zip", student_edition.wheel_name()]
+    ), "the book is not built, or offers other archives: run `make book`"
+    solution = [line for a in assignments() for line in solution_lines(a)]
+    for archive in downloads:
+        with zipfile.ZipFile(archive) as files:
+            for name in files.namelist():
+                assert not any(part in name for part in ("solutions", "autograder", "hidden"))
+                text = files.read(name).decode("utf-8", "replace")
+                assert not any(marker in text for marker in MARKERS), name
+                assert not any(json_escape(line) in text or line in text for line in solution)

@@ -7,6 +7,7 @@ release notebooks run in its kernel, `nbgrader validate` runs from it, and Jupyt
 served from it (tests/test_jupyterlab_in_browser.py).
 """
 
+import html
 import json
 import os
 import re
@@ -15,12 +16,14 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
 
 import nbformat
 import pytest
+import yaml
 
 from autograder import student_edition
 from autograder.config import EXERCISES, REPO, SOLUTIONS
@@ -87,7 +90,7 @@ def test_edition_holds_the_release_the_wheel_a_readme_and_requirements(edition):
     notebooks = {f"exercises/{c.slug}/{c.notebook}.ipynb" for c in chapters()}
     wheel = student_edition.wheel_name()
     names = {str(p.relative_to(edition)) for p in edition.rglob("*") if p.is_file()}
-    assert names == notebooks | {"README.md", "requirements.txt", wheel}
+    assert names == notebooks | {"README.md", "requirements.txt", "binder/requirements.txt", wheel}
     for name in notebooks:
         assert (edition / name).read_bytes() == (EXERCISES.parent / name).read_bytes()
     with zipfile.ZipFile(edition.parent / "rnncourse-student.zip") as archive:
@@ -430,3 +433,71 @@ def test_jupyterlab_runs_an_exercise_and_shows_its_report(jupyterlab, tmp_path):
         browser.close()
     assert not errors, errors
     assert not external, f"JupyterLab fetched from the internet: {external}"
+
+
+# ---------------------------------------------------------------------------
+# Launch buttons
+# ---------------------------------------------------------------------------
+
+
+def launch_links(page: Path) -> list[str]:
+    text = page.read_text()
+    return [html.unescape(url) for url in re.findall(r'href="(https://[^"]+)"', text)]
+
+
+def test_launch_buttons_open_the_edition_when_a_course_switches_them_on(tmp_path, edition):
+    """Off as shipped. With a JupyterHub and a Binder URL set in _config.yml, an exercise
+    page's launch links clone the student edition's repository and open that exercise at
+    its path there (a one-page book built with the course's own configuration)."""
+    config = yaml.safe_load((REPO / "_config.yml").read_text())
+    providers = ("jupyterhub_url", "binderhub_url", "colab_url")
+    assert not any(config["launch_buttons"][p] for p in providers), "launch buttons are on"
+    chapter = chapters()[0]
+    page = f"exercises/{chapter.slug}/{chapter.notebook}"
+    built = REPO / "_build" / "html" / f"{page}.html"
+    if built.exists():  # the course's own book: no launch link at all
+        assert not [u for u in launch_links(built) if "git-pull" in u or "/v2/gh/" in u]
+
+    site = tmp_path / "site"
+    (site / page).parent.mkdir(parents=True)
+    shutil.copyfile(REPO / f"{page}.ipynb", site / f"{page}.ipynb")
+    shutil.copytree(REPO / "_ext", site / "_ext")
+    (site / "index.md").write_text("# Launch buttons\n")
+    toc = {"format": "jb-book", "root": "index", "chapters": [{"file": page}]}
+    (site / "_toc.yml").write_text(yaml.safe_dump(toc))
+    config["launch_buttons"].update(
+        jupyterhub_url="https://hub.example.edu", binderhub_url="https://mybinder.org"
+    )
+    (site / "_config.yml").write_text(yaml.safe_dump(config))
+    jupyter_book = Path(sys.executable).parent / "jupyter-book"
+    run = subprocess.run(
+        [str(jupyter_book), "build", "--warningiserror", str(site)], capture_output=True, text=True
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+
+    links = launch_links(site / "_build" / "html" / f"{page}.html")
+    repository, branch = config["repository"]["url"], config["repository"]["branch"]
+    owner_and_name = urllib.parse.urlsplit(repository).path.strip("/")
+    assert (edition / f"{page}.ipynb").is_file()  # where the links lead, in the edition
+    (hub,) = [u for u in links if u.startswith("https://hub.example.edu/")]
+    split = urllib.parse.urlsplit(hub)
+    assert split.path == "/hub/user-redirect/git-pull"
+    query = dict(urllib.parse.parse_qsl(split.query))
+    name = owner_and_name.split("/")[1]
+    assert query == {
+        "repo": repository,
+        "branch": branch,
+        "urlpath": f"lab/tree/{name}/{page}.ipynb",
+    }
+    (binder,) = [u for u in links if u.startswith("https://mybinder.org/")]
+    assert (
+        binder
+        == f"https://mybinder.org/v2/gh/{owner_and_name}/{branch}?urlpath=lab/tree/{page}.ipynb"
+    )
+
+
+def test_the_student_guide_offers_the_edition_and_the_current_wheel():
+    guide = (REPO / "book" / "student-guide.md").read_text()
+    assert "<../dist/rnncourse-student.zip>" in guide
+    assert f"<../dist/student/{student_edition.wheel_name()}>" in guide
+    assert f"pip install {student_edition.wheel_name()}" in guide
