@@ -36,6 +36,19 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 GRADER_SIDE = (REPO / "autograder", SOLUTIONS)
 
 
+def student_environment(python: Path) -> dict:
+    """This process's environment less what points into the repository or its own
+    environment (grading in this process sets PYTHONPATH: autograder/pipeline.py), with
+    `python`'s folder first on PATH: what a student's terminal has."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(("PYTHON", "JUPYTER", "VIRTUAL_ENV", "RNNCOURSE"))
+    }
+    env["PATH"] = os.pathsep.join([str(python.parent), "/usr/local/bin", "/usr/bin", "/bin"])
+    return env
+
+
 @pytest.fixture(scope="session")
 def edition(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("edition")
@@ -163,14 +176,16 @@ def test_nothing_of_the_solutions_or_the_grader_reaches_a_student(edition):
 def student_python(edition, tmp_path_factory) -> Path:
     """The Python of a new virtual environment where only the edition was installed."""
     venv = tmp_path_factory.mktemp("student-venv")
-    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    env = student_environment(python)
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
         + ["-r", "requirements.txt"],
         cwd=edition,
         check=True,
         capture_output=True,
+        env=env,
     )
     return python
 
@@ -182,10 +197,15 @@ def test_the_edition_installs_alone_and_imports_its_own_rnncourse(student_python
         capture_output=True,
         text=True,
         check=True,
+        env=student_environment(student_python),
     ).stdout.strip()
     assert where.startswith(str(student_python.parent.parent)), where
     # The grader's package is not there: a release notebook never needs it.
-    missing = subprocess.run([str(student_python), "-c", "import autograder"], cwd=edition)
+    missing = subprocess.run(
+        [str(student_python), "-c", "import autograder"],
+        cwd=edition,
+        env=student_environment(student_python),
+    )
     assert missing.returncode != 0
 
 
@@ -212,7 +232,10 @@ def release_run_in_the_edition(student_python, edition) -> Path:
     (a student's first "Run All"); the executed copies are <notebook>.run.ipynb."""
     notebooks = [edition / f"exercises/{c.slug}/{c.notebook}.ipynb" for c in chapters()]
     subprocess.run(
-        [str(student_python), "-c", RUN_NOTEBOOKS, *map(str, notebooks)], cwd=edition, check=True
+        [str(student_python), "-c", RUN_NOTEBOOKS, *map(str, notebooks)],
+        cwd=edition,
+        check=True,
+        env=student_environment(student_python),
     )
     return edition
 
@@ -244,6 +267,7 @@ def nbgrader_validate(python: Path, notebook: Path, cwd: Path) -> tuple[int, str
         cwd=cwd,
         capture_output=True,
         text=True,
+        env=student_environment(python),
     )
     return run.returncode, run.stdout + run.stderr
 
@@ -302,8 +326,7 @@ def jupyterlab(student_python, edition, tmp_path_factory):
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    env = {
-        "PATH": f"{student_python.parent}:/usr/bin:/bin",
+    env = student_environment(student_python) | {
         "HOME": str(home),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "lab-settings"),
         "JUPYTER_CONFIG_DIR": str(home / ".jupyter"),
