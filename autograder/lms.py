@@ -12,19 +12,30 @@ DOWNLOAD is a folder or a .zip file as the platform gives it:
 - nbgrader's own layout, `<student id>/<assignment>/<notebook>.ipynb`, copied as is.
 
 It writes `DIR/<student id>/<assignment>/<notebook>.ipynb` and returns what it did
-and what it skipped (files that are not notebooks, unsafe paths in a zip). Nothing
-is executed or parsed here: `grade` reads the notebooks.
+and what it skipped (files that are not notebooks, unsafe paths in a zip, older
+attempts). Nothing is executed or parsed here: `grade` reads the notebooks.
+
+A student with several attempts at one notebook (Canvas's `-1`, `-2` suffixes, a
+browser's `bptt (1).ipynb`) has their newest graded: the highest attempt number, then
+the platform's later submission (Canvas numbers them in order), then the later file
+time (a zip's own dates are kept). The others are listed as not graded; a notebook that
+an earlier `collect` wrote into DIR is replaced, and said so.
 """
 
+import os
 import re
 import shutil
 import tempfile
+import time
 import zipfile
 from pathlib import Path
 
-CANVAS = re.compile(r"^(?P<name>[^_]+)_(?:LATE_)?(?P<id>\d+)_\d+_(?P<file>.+)$", re.IGNORECASE)
+CANVAS = re.compile(
+    r"^(?P<name>[^_]+)_(?:LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$", re.IGNORECASE
+)
 MOODLE = re.compile(r"^(?P<name>.+?)_(?P<id>\d+)_assignsubmission_[a-z]+_(?P<file>.*)$")
-RESUBMISSION = re.compile(r"^(?P<stem>.+?)-\d+$")
+# `activations-2` (Canvas's third attempt) or `activations (1)` (a browser's second download)
+ATTEMPT = re.compile(r"^(?P<stem>.+?)(?:-(?P<dash>\d+)| ?\((?P<copy>\d+)\))$")
 
 
 def student_id(name: str, number: str) -> str:
@@ -33,23 +44,27 @@ def student_id(name: str, number: str) -> str:
     return f"{name[:60]}_{number}"
 
 
-def notebook_name(file: str) -> str:
-    """`activations-1.ipynb` (a resubmission) -> `activations.ipynb`."""
+def notebook_name(file: str) -> tuple[str, int]:
+    """(notebook, attempt): `activations-1.ipynb` -> (`activations.ipynb`, 1);
+    `activations (2).ipynb` -> (`activations.ipynb`, 2); `activations.ipynb` -> 0."""
     stem = Path(file).stem
-    match = RESUBMISSION.match(stem)
-    return f"{match['stem'] if match else stem}.ipynb"
+    match = ATTEMPT.match(stem)
+    if not match:
+        return f"{stem}.ipynb", 0
+    return f"{match['stem']}.ipynb", int(match["dash"] or match["copy"])
 
 
 def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[str]]:
-    """Copy the notebooks of `download` (folder or .zip) into `to` in nbgrader's layout.
-    Returns (what was copied, what was skipped), one line each."""
+    """Copy the notebooks of `download` (folder or .zip) into `to` in nbgrader's layout,
+    one per student and notebook: their newest attempt. Returns (what was copied, what
+    was skipped), one line each."""
     download = Path(download)
     if download.suffix == ".zip":
         with tempfile.TemporaryDirectory() as tmp:
             skipped = _safe_extract(download, Path(tmp))
             copied, more = collect(Path(tmp), assignment, to)
             return copied, skipped + more
-    copied, skipped = [], []
+    attempts, skipped = {}, []
     for path in sorted(download.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
@@ -61,11 +76,26 @@ def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[
         if student is None:
             skipped.append(f"{relative}: no student id in its name")
             continue
-        name = notebook_name(_platform_file_name(relative.name))
+        name, attempt = notebook_name(_platform_file_name(relative.name))
+        order = (attempt, _submission_number(relative.name), path.stat().st_mtime, str(relative))
+        attempts.setdefault((student, name), []).append((order, relative, path))
+    copied = []
+    for (student, name), found in sorted(attempts.items()):
+        found.sort()
+        _, relative, path = found[-1]
         target = Path(to) / student / assignment / name
+        replaced = target.exists()
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
-        copied.append(f"{relative} -> {target.relative_to(to)}")
+        line = f"{relative} -> {target.relative_to(to)}"
+        if len(found) > 1:
+            line += f" (the newest of {len(found)} attempts)"
+        if replaced:
+            line += " (replaced the copy an earlier collect wrote)"
+        copied.append(line)
+        skipped += [
+            f"{older}: an older attempt than {relative}, not graded" for _, older, _ in found[:-1]
+        ]
     return copied, skipped
 
 
@@ -79,6 +109,12 @@ def _student_of(relative: Path, assignment: str) -> str | None:
             if match:
                 return student_id(match["name"], match["id"])
     return None
+
+
+def _submission_number(name: str) -> int:
+    """Canvas's submission number (later submissions have larger ones), else 0."""
+    match = CANVAS.match(name)
+    return int(match["submission"]) if match else 0
 
 
 def _platform_file_name(name: str) -> str:
@@ -104,4 +140,7 @@ def _safe_extract(archive: Path, into: Path) -> list[str]:
             target.parent.mkdir(parents=True, exist_ok=True)
             with zf.open(info) as source, open(target, "wb") as sink:
                 shutil.copyfileobj(source, sink)
+            # The archive's date of the file, so that the later of two attempts is known.
+            stamp = time.mktime((*info.date_time, 0, 0, -1))
+            os.utime(target, (stamp, stamp))
     return skipped
