@@ -39,7 +39,7 @@ from autograder.config import (
     kernel_socket_dir,
     nbgrader_config,
 )
-from autograder.report import write_summary
+from autograder.report import score_line, write_summary
 
 # A student id becomes a folder name: keep it to plain characters.
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]{0,99}$")
@@ -53,6 +53,7 @@ class StudentResult:
     cells: dict = field(default_factory=dict)  # "notebook:grade_id" -> points
     status: str = "graded"
     flags: list = field(default_factory=list)  # reasons for a human to look at it
+    notes: list = field(default_factory=list)  # what was done, nothing suspicious
 
 
 @dataclass
@@ -131,7 +132,7 @@ def collect(assignment: str, submissions: Path, root: Path):
     """Copy submissions into `root/submitted`.
 
     Returns (student ids, problems: student id -> what was wrong with their files,
-    notes: student id -> remarks for the flags column, skipped: messages about
+    notes: student id -> remarks for the notes column, skipped: messages about
     folders that are not students). An unreadable notebook is left out (it scores
     zero) instead of stopping the student's whole grading; a single notebook under
     another name ("activations (1).ipynb", as browsers save a second download) is
@@ -278,8 +279,8 @@ def _result(job: Job, student, outcomes, problems, notes, cells) -> StudentResul
             grading_flags = [*grading_flags, result.status]
         if student in problems:
             result.status = problems[student]
-    result.flags = notes + protection.scan_submission(job.root, job.assignment, student)
-    result.flags += grading_flags
+    result.notes = notes
+    result.flags = protection.scan_submission(job.root, job.assignment, student) + grading_flags
     result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
     return result
 
@@ -427,7 +428,10 @@ def write_grades(path: Path, assignment: str, cells, results: list[StudentResult
     columns = [f"{nb}:{gid}" for nb, gid, _ in cells]
     with open(path, "w", newline="") as f:
         writer = csv.writer(f)
-        header = ["student_id", "assignment", "score", "max_score", *columns, "status", "flags"]
+        header = [
+            *("student_id", "assignment", "score", "max_score", *columns),
+            *("notes", "status", "flags"),
+        ]
         writer.writerow(header)
         for r in results:
             writer.writerow(
@@ -437,6 +441,7 @@ def write_grades(path: Path, assignment: str, cells, results: list[StudentResult
                     f"{r.score:g}",
                     f"{r.max_score:g}",
                     *(f"{r.cells[c]:g}" for c in columns),
+                    " | ".join(r.notes),
                     r.status,
                     " | ".join(r.flags),
                 ]
@@ -445,19 +450,15 @@ def write_grades(path: Path, assignment: str, cells, results: list[StudentResult
 
 def print_summary(assignment: str, results: list[StudentResult], skipped: list[str]) -> None:
     out = sys.stdout
-    print(f"{assignment}: graded {len(results)} submission(s)", file=out)
-    if results:
-        scores = sorted(r.score for r in results)
-        print(
-            f"  max score {results[0].max_score:g}; mean {sum(scores) / len(scores):.2f}; "
-            f"median {scores[len(scores) // 2]:g}",
-            file=out,
-        )
+    print(f"{assignment}: {score_line(results)}", file=out)
     for r in results:
         if r.status != "graded":
             print(f"  {r.student_id}: {r.status}", file=out)
     for message in skipped:
         print(f"  {message}", file=out)
+    noted = [r.student_id for r in results if r.notes]
+    if noted:
+        print(f"  noted (see the notes column): {', '.join(noted)}", file=out)
     flagged = [r.student_id for r in results if r.flags]
     if flagged:
         print(f"  flagged for review (see the flags column): {', '.join(flagged)}", file=out)

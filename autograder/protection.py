@@ -68,8 +68,9 @@ def kernel_environment(
     reason = sandbox.unavailable_reason()
     if reason:
         print(
-            f"warning: grading without the sandbox, as {reason}: student code could read "
-            "the hidden tests and write outside its folder",
+            f"warning: grading without the sandbox, as {reason}; not in force:",
+            *(f"  - {line}" for line in limits_not_in_force(limits)),
+            sep="\n",
             file=sys.stderr,
         )
     else:
@@ -98,6 +99,18 @@ def kernel_environment(
         return None, env
     env["JUPYTER_PATH"] = str(kernelspecs)
     return name, env
+
+
+def limits_not_in_force(limits) -> list[str]:
+    """What the sandbox enforces (autograder/sandbox.py), which a grading without it lacks."""
+    return [
+        "hiding the repository (solutions, hidden checks), the other submissions and the "
+        "gradebook: student code could read them, and write outside its folder",
+        f"--memory-limit ({limits.memory_bytes / 2**30:g} GiB per kernel)",
+        f"--notebook-timeout ({limits.notebook_timeout} s per notebook); each cell still "
+        f"stops after --cell-timeout ({limits.cell_timeout} s)",
+        "the limits on processes and file sizes, and a user of its own for each kernel",
+    ]
 
 
 def scan_submission(root: Path, assignment: str, student: str) -> list[str]:

@@ -261,7 +261,7 @@ CLASS = {
     "edited-test-cells": (edited_test_cells(), WRONG, False),
     "reordered-test-cells": (reordered_test_cells(), FULL - 4, False),  # step tested too soon
     "breaks-the-kernel": (with_cell("import builtins\nbuiltins.isinstance = print"), 0.0, True),
-    "renamed-notebook": (student_notebook(A, NB), FULL, True),
+    "renamed-notebook": (student_notebook(A, NB), FULL, False),
     "old-nbformat": (old_format(), FULL, False),
     "blank": (release_with_cell("pass"), 0.0, False),
     "no-display": (release_with_cell(NO_DISPLAY), 0.0, True),
@@ -371,11 +371,12 @@ def test_a_kernel_that_breaks_the_protocol_is_flagged(graded):
     assert "broke the grading protocol" in rows["garbage-on-the-wire"]["flags"]
 
 
-def test_a_renamed_notebook_is_graded_and_noted(graded):
+def test_a_renamed_notebook_is_graded_and_noted_not_flagged(graded):
+    """A browser saves a second download as `activations (1).ipynb`: nothing suspicious."""
     rows, *_ = graded
-    assert (
-        "graded 'activations (1).ipynb' as activations.ipynb" in rows["renamed-notebook"]["flags"]
-    )
+    row = rows["renamed-notebook"]
+    assert "graded 'activations (1).ipynb' as activations.ipynb" in row["notes"]
+    assert row["flags"] == ""
 
 
 def test_a_kernel_that_stops_answering_gets_a_reason(graded):
