@@ -1,6 +1,7 @@
 """Command line: `python -m autograder release|grade ...`."""
 
 import argparse
+import sys
 from pathlib import Path
 
 from autograder import pipeline
@@ -124,14 +125,21 @@ def main(argv=None) -> int:
             notebook_timeout=args.notebook_timeout,
             memory_bytes=int(args.memory_limit * 2**30),
         )
-        pipeline.grade(
-            args.assignment,
-            args.submissions,
-            args.out,
-            workers=args.workers,
-            limits=limits,
-            scheduler=args.scheduler,
-            db=args.db,
-            restart=args.restart,
-        )
+        try:
+            pipeline.grade(
+                args.assignment,
+                args.submissions,
+                args.out,
+                workers=args.workers,
+                limits=limits,
+                scheduler=args.scheduler,
+                db=args.db,
+                restart=args.restart,
+            )
+        except pipeline.Interrupted as stop:  # Ctrl-C: one line, and the shell's status for it
+            print(stop, file=sys.stderr)
+            return 130
+        except KeyboardInterrupt:
+            print("interrupted; run the same command to resume", file=sys.stderr)
+            return 130
     return 0

@@ -21,7 +21,9 @@ import multiprocessing
 import os
 import re
 import shutil
+import signal
 import sys
+import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
@@ -248,9 +250,12 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
                 f"{len(outcomes)} submission(s) unchanged since the last run: kept",
                 file=sys.stderr,
             )
-        for student, outcome in _autograde_all(job, to_grade, pool, scheduler):
-            records.put(student, fingerprints[student], outcome)
-            outcomes[student] = outcome
+        try:
+            for student, outcome in _autograde_all(job, to_grade, pool, scheduler):
+                records.put(student, fingerprints[student], outcome)
+                outcomes[student] = outcome
+        except KeyboardInterrupt:
+            raise Interrupted(len(outcomes), len(fingerprints)) from None
 
     cells = grade_cells(assignment)
     results = [
@@ -359,22 +364,64 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
         job = dataclasses.replace(job, forkserver=path)
     # Fresh interpreters (spawn), not forks of a process that may hold threads.
     context = multiprocessing.get_context("spawn")
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_warm_up)
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_warm_up, initargs=(os.getpid(),)
+    )
     try:
         for _ in range(workers):  # a process starts for each task that finds none idle
             pool.submit(int)
         yield pool, job
-    finally:
-        # Their exit (PyTorch torn down) overlaps the summary; the interpreter waits for
-        # them before it exits.
+    except BaseException:  # Ctrl-C, or an error: the notebooks being graded are abandoned
+        processes = list(pool._processes.values())  # (no public way to stop a running task)
         pool.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.kill()
+        raise
+    # Their exit (PyTorch torn down) overlaps the summary; the interpreter waits for them
+    # before it exits.
+    pool.shutdown(wait=False, cancel_futures=True)
 
 
-def _warm_up() -> None:
-    """A worker's start: load the grading code while the grading process prepares."""
+def _warm_up(grader: int) -> None:
+    """A worker's start: tie its life to the grading process's, then load the grading
+    code while the grading process prepares."""
+    # Ctrl-C reaches every process of the terminal's group: the grader alone handles it.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    die_with(grader)
     import nbgrader.apps  # noqa: F401
 
     import autograder.checked_execute  # noqa: F401 (PyTorch and the checker)
+
+
+def die_with(parent: int) -> None:
+    """End this process when `parent` ends, even by SIGKILL: on Linux the kernel sends it
+    SIGKILL then (PR_SET_PDEATHSIG); elsewhere a thread watches. Its own children (kernel
+    proxies, kernels) then see it go and end too (autograder/forkserver.py)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        pr_set_pdeathsig = 1
+        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
+    else:
+        import threading
+
+        def watch():
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True).start()
+    if os.getppid() != parent:  # it went before we could ask
+        os._exit(1)
+
+
+class Interrupted(Exception):
+    """Ctrl-C during grading: what was graded is kept, and the same command resumes."""
+
+    def __init__(self, done: int, total: int):
+        super().__init__(
+            f"interrupted after {done} of {total} notebooks; run the same command to resume"
+        )
 
 
 def _autograde_all(job: Job, students: list[str], pool, scheduler: str | None):
