@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import forkserver, protection, resume, sandbox, scale
+from autograder import forkserver, intake, protection, resume, sandbox, scale
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -134,7 +134,8 @@ def collect(assignment: str, submissions: Path, root: Path):
     """Copy submissions into `root/submitted`.
 
     Returns (student ids, problems: student id -> what was wrong with their files,
-    notes: student id -> remarks for the notes column, skipped: messages about
+    notes: student id -> remarks for the notes column, flags: student id -> what their
+    notebooks' cells and metadata show (autograder/intake.py), skipped: messages about
     folders that are not students). An unreadable notebook is left out (it scores
     zero) instead of stopping the student's whole grading; a single notebook under
     another name ("activations (1).ipynb", as browsers save a second download) is
@@ -143,7 +144,7 @@ def collect(assignment: str, submissions: Path, root: Path):
     import nbformat
 
     expected = {f"{nb}.ipynb" for nb, _, _ in grade_cells(assignment)}
-    students, problems, notes, skipped = [], {}, {}, []
+    students, problems, notes, flags, skipped = [], {}, {}, {}, []
     for folder in sorted(Path(submissions).iterdir()):
         if not folder.is_dir():
             continue
@@ -155,30 +156,39 @@ def collect(assignment: str, submissions: Path, root: Path):
         if target.exists():  # from an earlier run: this run's files replace them
             shutil.rmtree(target)
         target.mkdir(parents=True)
-        found, readable = [], {}
+        found, readable, versions = [], {}, {}
         for notebook in sorted(source.glob("*.ipynb")) if source.is_dir() else []:
             if not notebook.is_file() or notebook.is_symlink():
                 continue
             try:
+                text = notebook.read_text(encoding="utf-8")
+                versions[notebook.name] = json.loads(text).get("nbformat")
                 # Older formats (nbformat 3) are converted; nbgrader grades version 4.
-                readable[notebook.name] = nbformat.read(notebook, as_version=4)
+                readable[notebook.name] = nbformat.reads(text, as_version=4)
             except Exception as error:  # any unreadable file: report it, grade the rest
                 found.append(f"unreadable {notebook.name} ({type(error).__name__})")
         unknown = sorted(readable.keys() - expected)
         missing = sorted(expected - readable.keys())
+        noted = notes.setdefault(folder.name, [])
         if len(unknown) == 1 and len(missing) == 1:
             readable[missing[0]] = readable.pop(unknown[0])
-            notes[folder.name] = [f"graded {unknown[0]!r} as {missing[0]}"]
+            versions[missing[0]] = versions.pop(unknown[0])
+            noted.append(f"graded {unknown[0]!r} as {missing[0]}")
         elif unknown:
-            notes[folder.name] = [f"ignored unexpected notebook(s): {', '.join(unknown)}"]
-        for name in expected & readable.keys():
+            noted.append(f"ignored unexpected notebook(s): {', '.join(unknown)}")
+        for name in sorted(expected & readable.keys()):
+            seen, suspicious = intake.inspect(
+                readable[name], assignment, Path(name).stem, versions[name]
+            )
+            noted += seen
+            flags.setdefault(folder.name, []).extend(suspicious)
             nbformat.write(readable[name], target / name)
         if not any(target.iterdir()):
             found.append(f"no readable notebook named {' or '.join(sorted(expected))}")
         if found:
             problems[folder.name] = "; ".join(found)
         students.append(folder.name)
-    return students, problems, notes, skipped
+    return students, problems, notes, flags, skipped
 
 
 def grade(
@@ -225,7 +235,7 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     # The worker processes start (and warm up) while this one prepares the class.
     with _threads_per_kernel(workers), _local_workers(job, workers, scheduler) as (pool, job):
         records = resume.Records(root, assignment)
-        students, problems, notes, skipped = collect(assignment, submissions, root)
+        students, problems, notes, flags, skipped = collect(assignment, submissions, root)
         if db and (restart or records.empty()):
             # A gradebook that outlives OUT/_nbgrader: forget this assignment's last run.
             scale.prepare_gradebook(db_url, assignment)
@@ -259,7 +269,9 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
 
     cells = grade_cells(assignment)
     results = [
-        _result(job, student, outcomes, problems, notes.get(student, []), cells)
+        _result(
+            job, student, outcomes, problems, cells, notes.get(student, []), flags.get(student, [])
+        )
         for student in students
     ]
     _copy_feedback(root, out, assignment)
@@ -269,7 +281,7 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     return results
 
 
-def _result(job: Job, student, outcomes, problems, notes, cells) -> StudentResult:
+def _result(job: Job, student, outcomes, problems, cells, notes, flags) -> StudentResult:
     """One student's row: scores from the gradebook, status, and flags."""
     result = StudentResult(student, max_score=sum(points for *_, points in cells))
     grading_flags = []
@@ -285,7 +297,8 @@ def _result(job: Job, student, outcomes, problems, notes, cells) -> StudentResul
         if student in problems:
             result.status = problems[student]
     result.notes = notes
-    result.flags = protection.scan_submission(job.root, job.assignment, student) + grading_flags
+    result.flags = flags + protection.scan_submission(job.root, job.assignment, student)
+    result.flags += grading_flags
     result.cells = {f"{nb}:{gid}": result.cells.get(f"{nb}:{gid}", 0.0) for nb, gid, _ in cells}
     return result
 

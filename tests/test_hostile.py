@@ -258,7 +258,8 @@ CLASS = {
         WRONG,
         True,
     ),
-    "edited-test-cells": (edited_test_cells(), WRONG, False),
+    # Restored before grading, so they score as the plain wrong answer; flagged all the same.
+    "edited-test-cells": (edited_test_cells(), WRONG, True),
     "reordered-test-cells": (reordered_test_cells(), FULL - 4, False),  # step tested too soon
     "breaks-the-kernel": (with_cell("import builtins\nbuiltins.isinstance = print"), 0.0, True),
     "renamed-notebook": (student_notebook(A, NB), FULL, False),
@@ -364,6 +365,13 @@ def test_tampering_is_named_in_the_flags(graded):
     assert "sys.exit" in rows["sys-exit"]["flags"]
     for replaced in ("torch.allclose", "numpy.testing.assert_allclose", "sys.modules"):
         assert replaced in rows["patch-many"]["flags"]
+
+
+def test_edited_test_cells_are_named_in_the_flags(graded):
+    rows, *_ = graded
+    assert (
+        "edited test cell test_step (the course's restored)" in rows["edited-test-cells"]["flags"]
+    )
 
 
 def test_a_kernel_that_breaks_the_protocol_is_flagged(graded):
