@@ -77,11 +77,17 @@ PATCH_DURING_TEST = """def step(x):
     torch.isclose = lambda a, b, **kw: torch.ones(a.shape, dtype=torch.bool, device=a.device)
     return x.clamp(0, 1)
 """
-# A grandchild that outlives the kernel (os.fork is refused; posix.fork is not).
+# os.fork and posix.fork are refused; a fork through ctypes is not: in the sandbox, the
+# grandchild it leaves is killed with the kernel all the same.
 LEAVES_A_PROCESS = """
 import posix, time
 if posix.fork() == 0:
     posix.setsid()
+    time.sleep(3600)
+"""
+CTYPES_FORK = """
+import ctypes, time
+if ctypes.CDLL(None).fork() == 0:
     time.sleep(3600)
 """
 PATCH_MANY = """
@@ -313,7 +319,14 @@ if sandbox.unavailable_reason() is None:
     CLASS["memory-hog"] = (with_cell("x = bytearray(4 * 2**30)"), FULL, False)
     CLASS["infinite-loop-stubborn"] = (with_cell(STUBBORN_LOOP), 0.0, True)
     CLASS["leaves-a-process"] = (with_cell(LEAVES_A_PROCESS), FULL, True)
-    CLASS["posix-exit"] = (with_cell("import posix\nposix._exit(3)"), 0.0, True)
+    CLASS["ctypes-fork"] = (with_cell(CTYPES_FORK), FULL, True)
+    CLASS["posix-spawn"] = (
+        with_cell("import os\nos.posix_spawn('/bin/sleep', ['sleep', '3600'], {})"),
+        FULL,
+        True,
+    )
+    CLASS["posix-exit"] = (with_cell("import posix\nposix._exit(3)"), FULL, True)
+    CLASS["ctypes-exit"] = (with_cell("import ctypes\nctypes.CDLL(None)._exit(3)"), 0.0, True)
 
 
 def tree_digest(folder) -> str:
@@ -424,7 +437,10 @@ def test_sandbox_hides_the_answers_and_stops_runaway_kernels(graded):
     assert feedback.count("No such file or directory") == 2  # hidden checks, solutions
     assert "def elementwise_checks" not in feedback
     assert "ran past its time limit" in rows["infinite-loop-stubborn"]["status"]
-    assert "kernel died" in rows["posix-exit"]["status"]
+    assert "kernel died" in rows["ctypes-exit"]["status"]
+    for student, call in (("posix-exit", "posix._exit"), ("posix-spawn", "os.posix_spawn")):
+        page = html.unescape((out / "feedback" / student / A / f"{NB}.html").read_text())
+        assert f"{call} is not allowed while grading" in page, student
     write = html.unescape((out / "feedback" / "write-outside" / A / f"{NB}.html").read_text())
     # The repository and the grading folder are out of reach; /tmp is the kernel's own.
     assert write.count("Permission denied") + write.count("No such file") == 3
