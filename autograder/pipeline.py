@@ -29,7 +29,7 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import forkserver, intake, protection, resume, sandbox, scale
+from autograder import forkserver, intake, protection, resume, safe_feedback, sandbox, scale
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -478,10 +478,15 @@ def _read_scores(db_url: str, assignment: str, student: str, cells, result: Stud
 
 
 def _copy_feedback(root: Path, out: Path, assignment: str) -> None:
+    """OUT/feedback/<student>/<assignment>/<notebook>.html, with MathJax beside them in
+    OUT/feedback/_static (autograder/safe_feedback.py): the pages need no internet."""
+    safe_feedback.install_mathjax(out / "feedback")
+    script = "../../_static/mathjax/tex-chtml.js"  # from <student>/<assignment>/
     for page in (root / "feedback").glob(f"*/{assignment}/*.html"):
         target = out / "feedback" / page.relative_to(root / "feedback")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(page, target)
+        text = page.read_text(encoding="utf-8")
+        target.write_text(safe_feedback.with_local_mathjax(text, script), encoding="utf-8")
 
 
 def write_grades(path: Path, assignment: str, cells, results: list[StudentResult]) -> None:
