@@ -101,7 +101,7 @@ def _clip(fn):
             scale * torch.randn(shape, generator=g, dtype=torch.float64)
             for shape in ((4, 3), (5,), ())
         ]
-        norm = fn(tensors, max_norm)
+        norm = fn(list(tensors), max_norm)  # read back through the caller's own tensors
         out += [torch.as_tensor(norm, dtype=torch.float64), *tensors]
     return tuple(out)
 

@@ -258,7 +258,9 @@ def clip_checks(checks: Checks, fn: Callable) -> None:
                 for param, t in zip(params, tensors, strict=True):
                     param.grad = t.clone()
                 want_norm = torch.nn.utils.clip_grad_norm_(params, max_norm)
-                got_norm = fn(tensors, max_norm)
+                # A copy of the list: the clipping must reach the caller's own tensors,
+                # not new ones put into the list it was given.
+                got_norm = fn(list(tensors), max_norm)
                 what = f"with {name} in {dtype}"
                 expect_tensor(got_norm, shape=(), what=f"the returned norm {what}")
                 expect_close(

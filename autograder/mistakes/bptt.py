@@ -339,6 +339,16 @@ CLIP_MISTAKES = [
         "t = t * scale makes a new tensor and leaves the gradient unchanged; use t.mul_(scale)",
     ),
     edited(
+        "clip_rebinds_the_list",
+        "clip_by_global_norm",
+        "test_clip",
+        _CLIP,
+        "        for t in tensors:\n            t.mul_(scale)",
+        "        for i, t in enumerate(tensors):\n            tensors[i] = t * scale",
+        "tensors[i] = t * scale puts new tensors in the list and leaves the caller's "
+        "gradients unclipped; scale each tensor in place: t.mul_(scale)",
+    ),
+    edited(
         "clip_max_abs",
         "clip_by_global_norm",
         "test_clip",
