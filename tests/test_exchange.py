@@ -27,6 +27,7 @@ def test_release_fetch_submit_collect_then_grade(tmp_path):
     exchange.mkdir(mode=0o777)
     exchange.chmod(0o777)  # every student's user writes into it
     home.mkdir()
+    course.mkdir()  # nbgrader creates the gradebook there, not the folder
     shared = [f"--Exchange.root={exchange}", "--CourseDirectory.course_id=rnncourse"]
     instructor = [
         *shared,
