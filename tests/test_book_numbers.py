@@ -6,8 +6,9 @@ every page's source and fails on a *decimal number* (``0.27``, ``37 %``, ``1e-10
 ``10^{-10}``, ``2.4x``) that stands in prose, a list, a table, a heading, inline maths, a
 figure's caption or its alt text without being glued. Display maths, code and links are
 not prose. What may stay typed (a definition, a property of float32) is named in the page
-itself, in a comment with its reason; a few per page at most. A number from a paper is glued from the page's cell that names its paper,
-table, task and metric, so that a reader finds the source next to the code.
+itself, in a comment with its reason; a few per page at most. A number from a paper is
+glued from the page's cell that names its paper, table, task and metric, so that a reader
+finds the source next to the code.
 
 Whole numbers (a layer of 64 units, 5 seeds) are not checked: most are sizes chosen in the
 code, and a sentence that counts a run's outcome ("two of five runs") is backed by an
@@ -29,11 +30,11 @@ NUMBER = re.compile(
     r"(?<![\w.])\d+(?:\.\d+)?\s?%"  # 37 %, 0.5%
     r"|(?<![\w.])\d*\.\d+(?:e[-+]?\d+)?(?:\s?[x×])?"  # 0.27, .5, 2.4x, 1.5e-3
     r"|(?<![\w.])\d+e[-+]?\d+"  # 1e-10
-    r"|10\s*\^\s*\{?\s*[-−]?\d+"  # 10^{-10} in inline maths
+    r"|10\s*\^\s*\{?\s*[-−]?\d+\}?"  # 10^{-10} in inline maths
     r"|(?<![\w.])\d+(?:\s?[x×])(?![\w])"  # 3x, 3 ×
 )
 GLUED = re.compile(r"\{glue(?::\w+)?\}`[^`]*`")
-INLINE_CODE = re.compile(r"``.*?``|`[^`]*`")
+INLINE_CODE = re.compile(r"``[^\n]*?``|`[^`\n]*`")
 LINK_TARGET = re.compile(r"\]\([^)]*\)|<https?://[^>]*>|https?://\S+")
 ARXIV = re.compile(r"arXiv:\s?\d{4}\.\d{4,5}(v\d+)?", re.I)
 DISPLAY_MATHS = re.compile(r"\$\$.*?\$\$|\\begin\{(\w+\*?)\}.*?\\end\{\1\}", re.S)
@@ -46,10 +47,11 @@ MOST_TYPED_PER_PAGE = 8
 
 
 def _without_code(fence: re.Match) -> str:
-    """A fenced block's body stays when it is a directive holding prose ({note}, {figure})."""
-    info = fence.group(0).split("\n", 1)[0].strip("`~ ")
+    """A fenced directive holding prose ({note}, {figure}) keeps its body, not its fences."""
+    first, _, rest = fence.group(0).partition("\n")
+    info = first.strip("`~ ")
     prose_directive = info.startswith("{") and not info.startswith(("{code", "{math", "{literal"))
-    return fence.group(0) if prose_directive else ""
+    return rest.rsplit("\n", 1)[0] if prose_directive else ""
 
 
 def prose_of(markdown: str) -> str:
