@@ -392,6 +392,15 @@ def _lstm_cell(fn):
     return (*fn(x, h, c, *weights), *fn(x, h, c, *big))
 
 
+def _lstm_cell_backward(fn):
+    dh, dc, x, h, c, *weights = _randn(
+        11, (2, 2), (2, 2), (2, 3), (2, 2), (2, 2), (8, 3), (8, 2), (8,), (8,)
+    )
+    grads = fn(dh, dc, x, h, c, *weights)
+    names = ("gates", "x", "h", "c", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+    return tuple(grads[name] for name in names)
+
+
 def _gru_cell(fn):
     x, h, *weights = _randn(8, (2, 3), (2, 2), (6, 3), (6, 2), (6,), (6,))
     return (fn(x, h, *weights),)
@@ -587,6 +596,7 @@ PROBES: dict[str, Callable] = {
     "sample": _sample,
     "train_language_model": _train_language_model,
     "lstm_cell": _lstm_cell,
+    "lstm_cell_backward": _lstm_cell_backward,
     "gru_cell": _gru_cell,
     "lstm_forward": _lstm_forward,
     "fast_lstm_forward": _fast_lstm_forward,

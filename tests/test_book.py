@@ -1,7 +1,9 @@
 """The built book: every chapter page exists, executed, with figures that have alt text."""
 
 import html
+import os
 import re
+from pathlib import Path
 
 from autograder.config import REPO
 from autograder.course import chapters
@@ -77,3 +79,43 @@ def test_the_landing_page_maps_every_chapter_with_its_time():
             rf"^\| {number}\. .*\| (\d+[–-]?\d*) min \| (\d+[–-]?\d*) min \|$", intro, re.M
         )
         assert row, f"chapter {number} is missing from the landing page's map (or its times)"
+
+
+def test_every_chapter_fixes_its_threads_in_one_place():
+    """Threads decide the order of a sum's additions: a page uses the course's setting
+    (rnncourse.use_book_threads), never its own count or one chosen by timing."""
+    for chapter in CHAPTERS:
+        source = (REPO / chapter).with_suffix(".md").read_text()
+        assert "use_book_threads()" in source, f"{chapter} does not call use_book_threads()"
+        assert "set_num_threads" not in source, f"{chapter} sets its own thread count"
+
+
+def glued_values(page: Path, env: dict) -> dict[str, str]:
+    """Execute a book page as a notebook with `env`; its glued values, by key."""
+    import nbclient
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    notebook = read_myst_markdown_notebook(page.read_text())
+    client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3")
+    client.km = client.kernel_manager_class(kernel_name="python3", env=env)
+    client.execute(cwd=str(page.parent), env=env)
+    return {
+        output.metadata["scrapbook"]["name"]: output.data["text/plain"]
+        for cell in notebook.cells
+        for output in cell.get("outputs", [])
+        if "scrapbook" in output.get("metadata", {})
+    }
+
+
+def test_a_page_glues_the_same_numbers_with_one_and_with_two_threads():
+    """What a 2-core laptop and a 16-core server would print (issue 20, point 3): chapter 1
+    run with torch's default thread count set to 1, then to 2. Timings (keys time_*)
+    differ by nature and are left out."""
+    page = REPO / CHAPTERS[0].replace(".html", ".md")
+    runs = []
+    for threads in ("1", "2"):
+        env = dict(os.environ, OMP_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        values = glued_values(page, env)
+        runs.append({key: value for key, value in values.items() if not key.startswith("time_")})
+    assert runs[0], f"{page} glues nothing"
+    assert runs[0] == runs[1]

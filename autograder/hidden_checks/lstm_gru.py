@@ -2,8 +2,9 @@
 
 Oracles, independent of the reference solution: PyTorch's own `nn.LSTMCell`,
 `nn.GRUCell` and `nn.LSTM` (on packed sequences) with the same weights, and
-autograd through them for the gradients. The fast layer is also watched while
-it runs: a torch-function mode counts its matrix multiplies with each weight.
+autograd through them for the gradients (also of the backward step written by hand).
+The fast layer is also watched while it runs: a torch-function mode counts its matrix
+multiplies with each weight.
 """
 
 import time
@@ -20,6 +21,7 @@ from rnncourse.checks import (
     expect_close,
     expect_finite,
     expect_unchanged,
+    forbid_autograd,
     forbid_torch_functions,
 )
 
@@ -434,4 +436,135 @@ def fast_lstm_checks(checks: Checks, fn) -> None:
         1,
         lambda *args: _flat(fn(*args)),
         lambda device: _fast_case(2, 3, 2, 3, 230, torch.float32, device),
+    )
+
+
+# ---------------------------------------------------------------------------
+# lstm_cell_backward
+# ---------------------------------------------------------------------------
+
+BACKWARD_NAMES = ("gates", "x", "h", "c", "weight_ih", "weight_hh", "bias_ih", "bias_hh")
+
+
+def oracle_lstm_cell_backward(dh_new, dc_new, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    """Autograd through PyTorch's fused LSTM cell, in the dtype given.
+
+    The gradient with respect to the gates' pre-activations comes from the same kernel: an
+    extra input, one-hot per example, with zero weights `offset` (B, 4H) adds exactly
+    `offset[b]` to example b's pre-activations, so d loss / d offset is that gradient.
+    """
+    batch = x.shape[0]
+    offset = torch.zeros(batch, weight_ih.shape[0], dtype=x.dtype, device=x.device)
+    leaves = [t.detach().clone().requires_grad_() for t in (x, h, c, weight_ih, weight_hh)]
+    leaves += [t.detach().clone().requires_grad_() for t in (bias_ih, bias_hh, offset)]
+    x_, h_, c_, w_ih, w_hh, b_ih, b_hh, offset = leaves
+    one_hot = torch.eye(batch, dtype=x.dtype, device=x.device)
+    h_new, c_new = torch.lstm_cell(
+        torch.cat([x_, one_hot], 1), (h_, c_), torch.cat([w_ih, offset.T], 1), w_hh, b_ih, b_hh
+    )
+    loss = (h_new * dh_new).sum() + (c_new * dc_new).sum()
+    grads = torch.autograd.grad(loss, leaves)
+    return dict(
+        zip(
+            ("x", "h", "c", "weight_ih", "weight_hh", "bias_ih", "bias_hh", "gates"),
+            grads,
+            strict=True,
+        )
+    )
+
+
+def _backward_case(batch, inputs, hidden, seed, dtype=F64, device="cpu", scale=1.0):
+    x, h, c, dh, dc = _tensors(
+        [(batch, inputs), (batch, hidden), (batch, hidden), (batch, hidden), (batch, hidden)],
+        seed,
+        dtype,
+    )
+    weights = _weights(4, inputs, hidden, seed + 1, dtype, scale=scale)
+    return [t.to(device) for t in (dh, dc, x, h, c, *weights)]
+
+
+def expect_lstm_gradients(got, want, *, rtol, atol, where):
+    if not isinstance(got, dict) or set(got) != set(BACKWARD_NAMES):
+        keys = sorted(got) if isinstance(got, dict) else type(got).__name__
+        raise CheckFailed(f"expected a dict with keys {list(BACKWARD_NAMES)}, got {keys}")
+    for name in BACKWARD_NAMES:
+        expect_close(got[name], want[name], rtol=rtol, atol=atol, what=f"grads['{name}'] {where}")
+
+
+def lstm_cell_backward_checks(checks: Checks, fn) -> None:
+    def run(args):
+        before = [t.clone() for t in args]
+        with forbid_autograd(), forbid_torch_functions(*BUILT_INS):
+            got = fn(*args)
+        for b, t in zip(before, args, strict=True):
+            expect_unchanged(b, t, what="the inputs")
+        return got
+
+    def values(device):
+        for i, shape in enumerate([(2, 3, 4), (1, 1, 1), (5, 2, 3), (3, 4, 2)]):
+            args = _backward_case(*shape, 50 + i, device=device)
+            expect_lstm_gradients(
+                run(args),
+                oracle_lstm_cell_backward(*args),
+                rtol=1e-9,
+                atol=1e-12,
+                where=f"(B, D, H) = {shape}, float64",
+            )
+
+    checks.on_each_device(
+        "all 8 gradients match autograd through nn.LSTMCell's kernel in float64 "
+        "(4 shapes incl. B = D = H = 1); no autograd, inputs unchanged",
+        2,
+        values,
+    )
+
+    def one_path_at_a_time():
+        for which in ("dh_new only", "dc_new only"):
+            args = _backward_case(3, 2, 4, 60)
+            args[1 if which == "dh_new only" else 0] = torch.zeros_like(args[0])
+            expect_lstm_gradients(
+                run(args),
+                oracle_lstm_cell_backward(*args),
+                rtol=1e-9,
+                atol=1e-12,
+                where=f"when the loss reaches the cell through {which}",
+            )
+
+    checks.check(
+        "the gradient arriving through h_new and the one through c_new, each alone",
+        1,
+        one_path_at_a_time,
+    )
+
+    def saturated():
+        args = _backward_case(2, 3, 4, 70, scale=30.0)
+        expect_lstm_gradients(
+            run(args),
+            oracle_lstm_cell_backward(*args),
+            rtol=1e-9,
+            atol=1e-12,
+            where="with saturated gates (weights 30 times larger)",
+        )
+
+    checks.check("saturated gates: correct and finite", 1, saturated)
+
+    def float32():
+        args = _backward_case(2, 3, 4, 80, dtype=torch.float32)
+        want = oracle_lstm_cell_backward(*(t.double() for t in args))
+        want = {name: value.float() for name, value in want.items()}
+        expect_lstm_gradients(run(args), want, rtol=1e-4, atol=1e-5, where="for float32 inputs")
+
+    checks.check("float32 inputs give float32 gradients", 1, float32)
+
+    def on_cuda(*args):
+        grads = fn(*args)
+        if not isinstance(grads, dict):
+            raise CheckFailed(f"expected a dict of gradients, got {type(grads).__name__}")
+        return tuple(grads.get(name) for name in BACKWARD_NAMES)
+
+    checks.device_safe(
+        "CUDA inputs give CUDA gradients",
+        1,
+        on_cuda,
+        lambda device: tuple(_backward_case(2, 3, 4, 90, torch.float32, device)),
     )

@@ -66,6 +66,115 @@ def fast_lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
     return torch.stack(outputs, dim=1), (h, c)
 """
 
+_BACKWARD = """
+def lstm_cell_backward(dh_new, dc_new, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    a_i, a_f, a_g, a_o = (x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh).chunk(4, dim=1)
+    i, f, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.sigmoid(a_o)
+    g = torch.tanh(a_g)
+    tanh_c_new = torch.tanh(f * c + i * g)
+    d_c_new = dc_new + dh_new * o * (1 - tanh_c_new**2)
+    d_gates = torch.cat(
+        [
+            d_c_new * g * i * (1 - i),
+            d_c_new * c * f * (1 - f),
+            d_c_new * i * (1 - g**2),
+            dh_new * tanh_c_new * o * (1 - o),
+        ],
+        dim=1,
+    )
+    d_bias = d_gates.sum(dim=0)
+    return {
+        "gates": d_gates,
+        "x": d_gates @ weight_ih,
+        "h": d_gates @ weight_hh,
+        "c": d_c_new * f,
+        "weight_ih": d_gates.T @ x,
+        "weight_hh": d_gates.T @ h,
+        "bias_ih": d_bias,
+        "bias_hh": d_bias.clone(),
+    }
+"""
+
+
+def _backward_mistake(name, correct, wrong, hint):
+    return edited(
+        name, "lstm_cell_backward", "test_lstm_cell_backward", _BACKWARD, correct, wrong, hint
+    )
+
+
+BACKWARD_MISTAKES = [
+    _backward_mistake(
+        "lstm_backward_tanh_derivative_of_c_itself",
+        "(1 - tanh_c_new**2)",
+        "(1 - (f * c + i * g) ** 2)",
+        "h_new = o * tanh(c_new): its derivative with respect to c_new is "
+        "o * (1 - tanh(c_new)**2), not o * (1 - c_new**2)",
+    ),
+    _backward_mistake(
+        "lstm_backward_c_only_from_dc_new",
+        "d_c_new = dc_new + dh_new * o * (1 - tanh_c_new**2)",
+        "d_c_new = dc_new",
+        "c_new also reaches the loss through h_new = o * tanh(c_new): add "
+        "dh_new * o * (1 - tanh(c_new)**2) to dc_new",
+    ),
+    _backward_mistake(
+        "lstm_backward_ignores_dc_new",
+        "d_c_new = dc_new + dh_new * o * (1 - tanh_c_new**2)",
+        "d_c_new = dh_new * o * (1 - tanh_c_new**2)",
+        "dc_new, the gradient that reaches c_new from the next step, adds to the one through h_new",
+    ),
+    _backward_mistake(
+        "lstm_backward_sigmoid_derivative_as_tanh",
+        "d_c_new * g * i * (1 - i)",
+        "d_c_new * g * (1 - i**2)",
+        "the input gate is a sigmoid: its derivative is i * (1 - i); 1 - i**2 is tanh's",
+    ),
+    _backward_mistake(
+        "lstm_backward_gate_order_ifog",
+        "            d_c_new * i * (1 - g**2),\n            dh_new * tanh_c_new * o * (1 - o),\n",
+        "            dh_new * tanh_c_new * o * (1 - o),\n            d_c_new * i * (1 - g**2),\n",
+        "the gradient of the pre-activations has PyTorch's gate order i, f, g, o (candidate "
+        "third, output last), like the weights' rows",
+    ),
+    _backward_mistake(
+        "lstm_backward_forget_gate_times_new_cell",
+        "d_c_new * c * f * (1 - f)",
+        "d_c_new * (f * c + i * g) * f * (1 - f)",
+        "the forget gate multiplies the old cell state c, so its gradient is d_c_new * c, not "
+        "d_c_new * c_new",
+    ),
+    _backward_mistake(
+        "lstm_backward_old_cell_without_forget_gate",
+        '"c": d_c_new * f,',
+        '"c": d_c_new,',
+        "c_new = f * c + i * g: the gradient reaching the old cell state is d_c_new * f",
+    ),
+    _backward_mistake(
+        "lstm_backward_weight_gradient_transposed",
+        '"weight_ih": d_gates.T @ x,',
+        '"weight_ih": x.T @ d_gates,',
+        "a gradient has its parameter's shape: weight_ih is (4H, D), so its gradient is "
+        "d_gates.T @ x",
+    ),
+    _backward_mistake(
+        "lstm_backward_bias_mean_over_batch",
+        "d_bias = d_gates.sum(dim=0)",
+        "d_bias = d_gates.mean(dim=0)",
+        "the loss adds over the batch, so the bias gradient sums the examples' gradients; a "
+        "mean divides it by B",
+    ),
+    _backward_mistake(
+        "lstm_backward_uses_autograd",
+        "    d_bias = d_gates.sum(dim=0)\n",
+        "    d_bias = d_gates.sum(dim=0)\n"
+        "    with torch.enable_grad():\n"
+        "        w = weight_ih.detach().requires_grad_()\n"
+        "        a = x @ w.T + bias_ih + h @ weight_hh.T + bias_hh\n"
+        "        d_w = torch.autograd.grad(a, w, d_gates)[0]\n",
+        "your lstm_cell_backward calls autograd; compute the gradients by hand",
+    ),
+]
+
 MISTAKES = [
     # --- lstm_cell
     edited(
@@ -366,10 +475,32 @@ MISTAKES = [
         "iterating over a (B, T, 4H) tensor walks the batch, not time: make it time-major "
         "(T, B, 4H) first",
     ),
-]
+] + BACKWARD_MISTAKES
 
 
 ALTERNATIVES = {
+    "lstm_cell_backward": """
+def lstm_cell_backward(dh_new, dc_new, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
+    hidden = h.shape[1]
+    a = torch.addmm(bias_ih, x, weight_ih.t()) + torch.addmm(bias_hh, h, weight_hh.t())
+    i, f, o = (torch.sigmoid(a[:, k * hidden : (k + 1) * hidden]) for k in (0, 1, 3))
+    g = torch.tanh(a[:, 2 * hidden : 3 * hidden])
+    c_new = f * c + i * g
+    d_o = dh_new * torch.tanh(c_new)
+    d_c = dc_new + dh_new * o * (1 - torch.tanh(c_new) ** 2)
+    d_a = torch.empty_like(a)
+    d_a[:, :hidden] = d_c * g * torch.sigmoid(a[:, :hidden]) * torch.sigmoid(-a[:, :hidden])
+    d_a[:, hidden : 2 * hidden] = d_c * c * f * (1 - f)
+    d_a[:, 2 * hidden : 3 * hidden] = d_c * i / torch.cosh(a[:, 2 * hidden : 3 * hidden]) ** 2
+    d_a[:, 3 * hidden :] = d_o * o * (1 - o)
+    d_bias = torch.einsum("bk->k", d_a)
+    grads = {"gates": d_a, "c": d_c * f, "bias_ih": d_bias, "bias_hh": d_bias.clone()}
+    grads["x"] = torch.einsum("bk,kd->bd", d_a, weight_ih)
+    grads["h"] = torch.einsum("bk,kd->bd", d_a, weight_hh)
+    grads["weight_ih"] = torch.einsum("bk,bd->kd", d_a, x)
+    grads["weight_hh"] = torch.einsum("bk,bd->kd", d_a, h)
+    return grads
+""",
     "lstm_cell": """
 def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
     H = h.shape[1]
