@@ -198,8 +198,20 @@ def make_reservoir_checks(checks: Checks, fn) -> None:
             )
         if bool((W_in == 0).any()) or float(W_in.mean().abs()) > 0.1 * scaling:
             raise CheckFailed("W_in should be dense and centred on zero")
+        # W's kept entries are symmetric around 0: as many positive as negative (5 sigma).
+        kept = W[W != 0]
+        positive = float((kept > 0).double().mean())
+        if abs(positive - 0.5) > 5 * math.sqrt(0.25 / kept.numel()):
+            raise CheckFailed(
+                f"{positive:.0%} of W's non-zero entries are positive; drawn uniform in "
+                "[-1, 1], about half of them should be"
+            )
 
-    checks.check("density 3 % (within 5 sigma), W_in dense in [-s, s]", 1, density_and_scaling)
+    checks.check(
+        "density 3 % (within 5 sigma), W's entries symmetric around 0, W_in dense in [-s, s]",
+        1,
+        density_and_scaling,
+    )
 
     def seeded():
         a, b, c = build(5), build(5), build(6)

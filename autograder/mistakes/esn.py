@@ -150,6 +150,25 @@ MISTAKES = [
         "draw every random number from the given generator, so that a seed fixes the reservoir",
     ),
     edited(
+        "reservoir_weights_non_negative",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "W = uniform(n_units, n_units) * keep",
+        "W = torch.rand(n_units, n_units, generator=generator, dtype=F64) * keep",
+        "the kept entries of W are uniform in [-1, 1], symmetric around 0: torch.rand alone "
+        "draws them from [0, 1), and such a reservoir forecasts far worse",
+    ),
+    edited(
+        "reservoir_weights_from_zero_to_two",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        "return 2 * torch.rand(shape, generator=generator, dtype=F64) - 1",
+        "return 2 * torch.rand(shape, generator=generator, dtype=F64)",
+        "2 * rand is uniform in [0, 2): subtract 1 to centre the weights on 0",
+    ),
+    edited(
         "reservoir_unscaled_input",
         "make_reservoir",
         "test_make_reservoir",
