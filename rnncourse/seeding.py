@@ -1,6 +1,7 @@
 """Reproducible randomness."""
 
 import random
+from contextlib import contextmanager
 
 import numpy as np
 import torch
@@ -28,3 +29,14 @@ def use_book_threads() -> None:
     RNN runs one after the other.
     """
     torch.set_num_threads(BOOK_THREADS)
+
+
+@contextmanager
+def threads(count: int):
+    """Run a block on `count` CPU threads (to time what more threads give), then return
+    to BOOK_THREADS, so that what follows prints the same numbers on every machine."""
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        use_book_threads()

@@ -100,7 +100,10 @@ def glued_values(page: Path, env: dict) -> dict[str, str]:
     client.km = client.kernel_manager_class(kernel_name="python3", env=env)
     client.execute(cwd=str(page.parent), env=env)
     return {
-        output.metadata["scrapbook"]["name"]: output.data["text/plain"]
+        # glue(..., display=False) writes its value under MyST-NB's (papermill's) prefix.
+        output.metadata["scrapbook"]["name"]: output.data.get(
+            "application/papermill.record/text/plain", output.data.get("text/plain")
+        )
         for cell in notebook.cells
         for output in cell.get("outputs", [])
         if "scrapbook" in output.get("metadata", {})

@@ -257,12 +257,12 @@ def paragraph_words(page):
 
 
 def distinctive_word(page):
-    """The word this page uses most that no other page of the book uses."""
-    elsewhere = set().union(*(paragraph_words(other) for other in PAGES if other != page))
+    """The word of this page that the fewest other pages use (none, mostly), and of those
+    the one it uses most: search must list this page among its results."""
+    others = [paragraph_words(other) for other in PAGES if other != page]
     counts = paragraph_words(page)
-    own = sorted(word for word in counts if word not in elsewhere)
-    assert own, f"{page}: no word of its own to search for"
-    return max(own, key=counts.get)
+    assert counts, f"{page}: no words to search for"
+    return min(counts, key=lambda word: (sum(word in o for o in others), -counts[word], word))
 
 
 def not_found_by_search(tab, base_url, page):
@@ -278,7 +278,7 @@ def not_found_by_search(tab, base_url, page):
     )
     if page in {page_name(link) for link in links}:
         return []
-    return [f"searching for {word!r}, a word only this page uses, does not find it"]
+    return [f"searching for {word!r}, a word few other pages use, does not find it"]
 
 
 # What a reader who cannot see a figure gets instead of it. The theme's own logos and icons, if
