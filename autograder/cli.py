@@ -30,6 +30,21 @@ def main(argv=None) -> int:
     col.add_argument("--download", required=True, type=Path, help="the folder or .zip")
     col.add_argument("--to", required=True, type=Path, help="DIR for `grade --submissions`")
 
+    exp = commands.add_parser(
+        "export",
+        help="write OUT's grades in a platform's import format: canvas (gradebook import), "
+        "moodle (grading worksheet) or csv",
+    )
+    exp.add_argument("--assignment", required=True)
+    exp.add_argument("--out", required=True, type=Path, help="the OUT of `grade`")
+    exp.add_argument("--format", required=True, choices=("canvas", "moodle", "csv"))
+    exp.add_argument(
+        "--column",
+        help="Canvas: the assignment column's header, as in Canvas's own gradebook export, "
+        "e.g. 'Exercise 2 (12345)', to update that assignment (default: the assignment's "
+        "name, which Canvas imports as a new assignment)",
+    )
+
     grd = commands.add_parser("grade", help="autograde a folder of submissions")
     grd.add_argument("--assignment", required=True)
     grd.add_argument(
@@ -119,6 +134,13 @@ def main(argv=None) -> int:
         for line in skipped:
             print(f"  skipped {line}")
         print(f"{len(copied)} notebook(s) collected into {args.to}; {len(skipped)} file(s) skipped")
+    elif args.command == "export":
+        from autograder import export
+
+        path, left_out = export.export(args.assignment, args.out, args.format, args.column)
+        for line in left_out:
+            print(f"  {line}")
+        print(f"{path} written; {len(left_out)} student(s) without a grade in it")
     elif args.command == "grade":
         limits = pipeline.Limits(
             cell_timeout=args.cell_timeout,

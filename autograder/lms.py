@@ -13,7 +13,10 @@ DOWNLOAD is a folder or a .zip file as the platform gives it:
 
 It writes `DIR/<student id>/<assignment>/<notebook>.ipynb` and returns what it did
 and what it skipped (files that are not notebooks, unsafe paths in a zip, older
-attempts). Nothing is executed or parsed here: `grade` reads the notebooks.
+attempts). Nothing is executed or parsed here: `grade` reads the notebooks. Who each
+student is on the platform (the name and id in the download's names) goes to
+`DIR/roster.csv`, which `grade` copies next to the grades and `export` reads, so that the
+grades go back into the platform's gradebook matched by its own ids.
 
 A student with several attempts at one notebook (Canvas's `-1`, `-2` suffixes, a
 browser's `bptt (1).ipynb`) has their newest graded: the highest attempt number, then
@@ -29,6 +32,9 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+
+from autograder import export
+from autograder.export import Identity
 
 CANVAS = re.compile(
     r"^(?P<name>[^_]+)_(?:LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$", re.IGNORECASE
@@ -64,7 +70,7 @@ def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[
             skipped = _safe_extract(download, Path(tmp))
             copied, more = collect(Path(tmp), assignment, to)
             return copied, skipped + more
-    attempts, skipped = {}, []
+    attempts, skipped, identities = {}, [], {}
     for path in sorted(download.rglob("*")):
         if path.is_symlink() or not path.is_file():
             continue
@@ -72,10 +78,11 @@ def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[
         if path.suffix != ".ipynb":
             skipped.append(f"{relative}: not a notebook")
             continue
-        student = _student_of(relative, assignment)
-        if student is None:
+        identity = _identity_of(relative, assignment)
+        if identity is None:
             skipped.append(f"{relative}: no student id in its name")
             continue
+        student, identities[student] = identity
         name, attempt = notebook_name(_platform_file_name(relative.name))
         order = (attempt, _submission_number(relative.name), path.stat().st_mtime, str(relative))
         attempts.setdefault((student, name), []).append((order, relative, path))
@@ -96,18 +103,23 @@ def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[
         skipped += [
             f"{older}: an older attempt than {relative}, not graded" for _, older, _ in found[:-1]
         ]
+    if identities:
+        Path(to).mkdir(parents=True, exist_ok=True)
+        export.write_roster(Path(to) / export.ROSTER, identities)
     return copied, skipped
 
 
-def _student_of(relative: Path, assignment: str) -> str | None:
+def _identity_of(relative: Path, assignment: str) -> tuple[str, Identity] | None:
+    """(student id, who they are on the platform) from a file's path in the download."""
     parts = relative.parts
     if len(parts) == 3 and parts[1] == assignment:  # nbgrader's layout
-        return parts[0]
+        return parts[0], Identity("nbgrader", parts[0], parts[0])
     for part in (parts[0], relative.name):  # a Moodle folder, or a flat file
-        for pattern in (MOODLE, CANVAS):
+        for platform, pattern in (("moodle", MOODLE), ("canvas", CANVAS)):
             match = pattern.match(part)
             if match:
-                return student_id(match["name"], match["id"])
+                student = student_id(match["name"], match["id"])
+                return student, Identity(platform, match["id"], match["name"])
     return None
 
 

@@ -11,6 +11,8 @@ grade() runs, in order, holding OUT/.grading.lock (autograder/resume.py):
   6. write_grades     grades.csv: one row per student, one column per graded cell,
                       a status and the flags for review
   7. write_summary    summary.csv and summary.png: score distribution, pass rate per cell
+  8. similarity       similarity.csv and .html: students with similar answers, for a
+                      person to read (autograder/similarity.py); never a grade
 """
 
 import contextlib
@@ -29,7 +31,16 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import forkserver, intake, protection, resume, safe_feedback, sandbox, scale
+from autograder import (
+    export,
+    forkserver,
+    intake,
+    protection,
+    resume,
+    safe_feedback,
+    sandbox,
+    scale,
+)
 from autograder.config import (
     CELL_TIMEOUT,
     EXERCISES,
@@ -277,7 +288,19 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     _copy_feedback(root, out, assignment)
     write_grades(out / "grades.csv", assignment, cells, results)
     write_summary(out, assignment, cells, results)
-    print_summary(assignment, results, skipped)
+    # Who is who on the learning platform (lms.collect), for `export`.
+    if (submissions / export.ROSTER).is_file():
+        shutil.copyfile(submissions / export.ROSTER, out / export.ROSTER)
+    from autograder import similarity  # copydetect and pygments: only once grading is done
+
+    try:
+        similar = similarity.report(
+            assignment, EXERCISES / assignment, root / "submitted", students, out
+        )
+    except Exception as error:  # the grades are written; a report that fails must not undo that
+        similar = []
+        print(f"the similarity report failed ({type(error).__name__}: {error})", file=sys.stderr)
+    print_summary(assignment, results, skipped, similar)
     return results
 
 
@@ -513,7 +536,9 @@ def write_grades(path: Path, assignment: str, cells, results: list[StudentResult
             )
 
 
-def print_summary(assignment: str, results: list[StudentResult], skipped: list[str]) -> None:
+def print_summary(
+    assignment: str, results: list[StudentResult], skipped: list[str], similar=()
+) -> None:
     out = sys.stdout
     print(f"{assignment}: {score_line(results)}", file=out)
     for r in results:
@@ -527,3 +552,7 @@ def print_summary(assignment: str, results: list[StudentResult], skipped: list[s
     flagged = [r.student_id for r in results if r.flags]
     if flagged:
         print(f"  flagged for review (see the flags column): {', '.join(flagged)}", file=out)
+    if similar:
+        top = ", ".join(f"{p.first} and {p.second} ({p.similarity:.0%})" for p in similar[:5])
+        more = f" and {len(similar) - 5} more" if len(similar) > 5 else ""
+        print(f"  similar answers, for a person to read (similarity.html): {top}{more}", file=out)
