@@ -221,6 +221,28 @@ def make_reservoir_checks(checks: Checks, fn) -> None:
             raise CheckFailed("different seeds gave the same W")
 
     checks.check("same seed, same reservoir; another seed, another one", 1, seeded)
+
+    def forecasts_well():
+        # What the reservoir is for: a draw from another distribution can pass every
+        # statistic above and still forecast badly. Every other part here is correct.
+        series = oracle_mackey_glass(3000)[200:]
+        config = dict(SMALL, n_units=500, density=0.02)
+        prediction = oracle_forecast(
+            series, 2000, 100, config, torch.Generator().manual_seed(0), make_reservoir=fn
+        )
+        error = oracle_nrmse(prediction, series[2000:2100])
+        if not error < 0.02:
+            raise CheckFailed(
+                f"a forecast with your reservoir (every other part correct) has NRMSE "
+                f"{error:.3g} over 100 held-out steps; a reservoir drawn as specified gives < 0.02"
+            )
+
+    checks.check(
+        "end to end: a forecast with your reservoir reaches NRMSE < 0.02 over 100 held-out "
+        "steps (500 units)",
+        1,
+        forecasts_well,
+    )
     checks.device_safe(
         "device='cuda' puts both matrices on CUDA",
         1,
@@ -390,8 +412,10 @@ SMALL = dict(
 )
 
 
-def oracle_forecast(series, n_train, n_test, config, generator):
-    W_in, W = oracle_make_reservoir(
+def oracle_forecast(series, n_train, n_test, config, generator, make_reservoir=None):
+    """The forecast as specified; `make_reservoir` (default: the oracle's) draws the
+    reservoir, so that a student's can be judged by the forecast it leads to."""
+    W_in, W = (make_reservoir or oracle_make_reservoir)(
         config["n_units"],
         1,
         config["density"],
