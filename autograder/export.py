@@ -24,39 +24,11 @@ given 0.
 
 import csv
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
-ROSTER = "roster.csv"
-ROSTER_COLUMNS = ["student_id", "platform", "platform_id", "name"]
+from autograder.lms import ROSTER, Identity, read_roster
+
 FORMATS = ("canvas", "moodle", "csv")
-
-
-@dataclass(frozen=True)
-class Identity:
-    platform: str  # canvas, moodle or nbgrader
-    platform_id: str
-    name: str
-
-
-def read_roster(path: Path) -> dict[str, Identity]:
-    if not Path(path).is_file():
-        return {}
-    with open(path, newline="") as f:
-        return {
-            row["student_id"]: Identity(row["platform"], row["platform_id"], row["name"])
-            for row in csv.DictReader(f)
-        }
-
-
-def write_roster(path: Path, identities: dict[str, Identity]) -> None:
-    """Merge `identities` into the roster at `path` (a later collect adds, never forgets)."""
-    roster = read_roster(path) | identities
-    with open(path, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(ROSTER_COLUMNS)
-        for student, who in sorted(roster.items()):
-            writer.writerow([student, who.platform, who.platform_id, who.name])
 
 
 def export(assignment: str, out: Path, fmt: str, column: str | None = None):

@@ -25,16 +25,47 @@ time (a zip's own dates are kept). The others are listed as not graded; a notebo
 an earlier `collect` wrote into DIR is replaced, and said so.
 """
 
+import csv
 import os
 import re
 import shutil
 import tempfile
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
-from autograder import export
-from autograder.export import Identity
+# Who each student is on the platform, as collect read it (`export` reads it back).
+ROSTER = "roster.csv"
+ROSTER_COLUMNS = ["student_id", "platform", "platform_id", "name"]
+
+
+@dataclass(frozen=True)
+class Identity:
+    platform: str  # canvas, moodle or nbgrader
+    platform_id: str
+    name: str
+
+
+def read_roster(path: Path) -> dict[str, Identity]:
+    if not Path(path).is_file():
+        return {}
+    with open(path, newline="") as f:
+        return {
+            row["student_id"]: Identity(row["platform"], row["platform_id"], row["name"])
+            for row in csv.DictReader(f)
+        }
+
+
+def write_roster(path: Path, identities: dict[str, Identity]) -> None:
+    """Merge `identities` into the roster at `path` (a later collect adds, never forgets)."""
+    roster = read_roster(path) | identities
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(ROSTER_COLUMNS)
+        for student, who in sorted(roster.items()):
+            writer.writerow([student, who.platform, who.platform_id, who.name])
+
 
 CANVAS = re.compile(
     r"^(?P<name>[^_]+)_(?:LATE_)?(?P<id>\d+)_(?P<submission>\d+)_(?P<file>.+)$", re.IGNORECASE
@@ -105,7 +136,7 @@ def collect(download: Path, assignment: str, to: Path) -> tuple[list[str], list[
         ]
     if identities:
         Path(to).mkdir(parents=True, exist_ok=True)
-        export.write_roster(Path(to) / export.ROSTER, identities)
+        write_roster(Path(to) / ROSTER, identities)
     return copied, skipped
 
 

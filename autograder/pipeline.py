@@ -32,9 +32,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import (
-    export,
     forkserver,
     intake,
+    lms,
     protection,
     resume,
     safe_feedback,
@@ -289,8 +289,8 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
     write_grades(out / "grades.csv", assignment, cells, results)
     write_summary(out, assignment, cells, results)
     # Who is who on the learning platform (lms.collect), for `export`.
-    if (submissions / export.ROSTER).is_file():
-        shutil.copyfile(submissions / export.ROSTER, out / export.ROSTER)
+    if (submissions / lms.ROSTER).is_file():
+        shutil.copyfile(submissions / lms.ROSTER, out / lms.ROSTER)
     from autograder import similarity  # copydetect and pygments: only once grading is done
 
     try:

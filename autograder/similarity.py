@@ -26,6 +26,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import nbformat
+from copydetect.detector import CodeFingerprint, compare_files
+from copydetect.utils import highlight_overlap
 
 # copydetect's defaults: runs of 25 normalised characters are "noise" below which a match
 # means nothing; every match of 30 or more is guaranteed to be found.
@@ -81,8 +83,6 @@ def answers_of(notebook_path: Path, grade_ids: list[str]) -> str:
 
 
 def fingerprint(code: str, boilerplate=()):
-    from copydetect import CodeFingerprint  # imported only where a report is made
-
     return CodeFingerprint(
         "answers.py",
         NOISE,
@@ -96,8 +96,6 @@ def fingerprint(code: str, boilerplate=()):
 def compare_class(answers: dict[str, str], starter: str) -> tuple[list[Pair], dict]:
     """Every pair of students whose answers share code, most similar first; and the
     fingerprints (for the side-by-side view)."""
-    from copydetect.detector import compare_files
-
     boilerplate = fingerprint(starter).hashes
     prints = {student: fingerprint(code, boilerplate) for student, code in answers.items()}
     pairs = []
@@ -141,9 +139,6 @@ def report(assignment: str, release: Path, submitted: Path, students: list[str],
 
 
 def _side_by_side(pair: Pair, prints) -> tuple[str, str]:
-    from copydetect.detector import compare_files
-    from copydetect.utils import highlight_overlap
-
     _, _, (slices_a, slices_b) = compare_files(prints[pair.first], prints[pair.second])
     views = []
     for student, slices in ((pair.first, slices_a), (pair.second, slices_b)):

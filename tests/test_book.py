@@ -97,8 +97,7 @@ def glued_values(page: Path, env: dict) -> dict[str, str]:
 
     notebook = read_myst_markdown_notebook(page.read_text())
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3")
-    client.km = client.kernel_manager_class(kernel_name="python3", env=env)
-    client.execute(cwd=str(page.parent), env=env)
+    client.execute(cwd=str(page.parent), env=env)  # the kernel starts with `env`
     return {
         # glue(..., display=False) writes its value under MyST-NB's (papermill's) prefix.
         output.metadata["scrapbook"]["name"]: output.data.get(

@@ -116,8 +116,8 @@ def test_a_later_collect_adds_to_the_roster_and_forgets_nobody(tmp_path):
     (second / f"turingalan_2345_6789_{NOTEBOOK}.ipynb").write_text("{}")
     lms.collect(first, A, tmp_path / "subs")
     lms.collect(second, A, tmp_path / "subs")
-    roster = export.read_roster(tmp_path / "subs" / export.ROSTER)
+    roster = lms.read_roster(tmp_path / "subs" / lms.ROSTER)
     assert roster == {
-        "lovelaceada_1234": export.Identity("canvas", "1234", "lovelaceada"),
-        "turingalan_2345": export.Identity("canvas", "2345", "turingalan"),
+        "lovelaceada_1234": lms.Identity("canvas", "1234", "lovelaceada"),
+        "turingalan_2345": lms.Identity("canvas", "2345", "turingalan"),
     }

@@ -500,16 +500,14 @@ def lstm_cell_backward_checks(checks: Checks, fn) -> None:
             expect_unchanged(b, t, what="the inputs")
         return got
 
+    def matches_autograd(args, where):
+        want = oracle_lstm_cell_backward(*args)
+        expect_lstm_gradients(run(args), want, rtol=1e-9, atol=1e-12, where=where)
+
     def values(device):
         for i, shape in enumerate([(2, 3, 4), (1, 1, 1), (5, 2, 3), (3, 4, 2)]):
             args = _backward_case(*shape, 50 + i, device=device)
-            expect_lstm_gradients(
-                run(args),
-                oracle_lstm_cell_backward(*args),
-                rtol=1e-9,
-                atol=1e-12,
-                where=f"(B, D, H) = {shape}, float64",
-            )
+            matches_autograd(args, f"(B, D, H) = {shape}, float64")
 
     checks.on_each_device(
         "all 8 gradients match autograd through nn.LSTMCell's kernel in float64 "
@@ -522,13 +520,7 @@ def lstm_cell_backward_checks(checks: Checks, fn) -> None:
         for which in ("dh_new only", "dc_new only"):
             args = _backward_case(3, 2, 4, 60)
             args[1 if which == "dh_new only" else 0] = torch.zeros_like(args[0])
-            expect_lstm_gradients(
-                run(args),
-                oracle_lstm_cell_backward(*args),
-                rtol=1e-9,
-                atol=1e-12,
-                where=f"when the loss reaches the cell through {which}",
-            )
+            matches_autograd(args, f"when the loss reaches the cell through {which}")
 
     checks.check(
         "the gradient arriving through h_new and the one through c_new, each alone",
@@ -538,13 +530,7 @@ def lstm_cell_backward_checks(checks: Checks, fn) -> None:
 
     def saturated():
         args = _backward_case(2, 3, 4, 70, scale=30.0)
-        expect_lstm_gradients(
-            run(args),
-            oracle_lstm_cell_backward(*args),
-            rtol=1e-9,
-            atol=1e-12,
-            where="with saturated gates (weights 30 times larger)",
-        )
+        matches_autograd(args, "with saturated gates (weights 30 times larger)")
 
     checks.check("saturated gates: correct and finite", 1, saturated)
 

@@ -173,6 +173,14 @@ BACKWARD_MISTAKES = [
         "        d_w = torch.autograd.grad(a, w, d_gates)[0]\n",
         "your lstm_cell_backward calls autograd; compute the gradients by hand",
     ),
+    _backward_mistake(  # autograd reached another way: torch.autograd.functional
+        "lstm_backward_autograd_functional",
+        "    d_bias = d_gates.sum(dim=0)\n",
+        "    d_bias = d_gates.sum(dim=0)\n"
+        "    torch.autograd.functional.vjp(lambda w: x @ w.T, weight_ih, d_gates)\n",
+        "your lstm_cell_backward calls autograd (torch.autograd.functional); compute the "
+        "gradients by hand",
+    ),
 ]
 
 MISTAKES = [
