@@ -7,9 +7,14 @@ Jupyter kernel, the sandbox and nbgrader (tests/test_exercises.py grades real
 notebooks through all of them). It is for the many notebooks whose per-cell points
 are all that matters, such as one per known mistake: each costs its own code's time
 and little more, where a kernel and nbgrader add several seconds.
+
+A graded cell whose check can only see what the reference solution showed it is not
+checked again: its points are the reference's (see `Unchanged`). That is what makes a
+known mistake in one function cheap when another cell trains a model for seconds.
 """
 
 import contextlib
+import hashlib
 import multiprocessing
 import os
 import pickle
@@ -17,6 +22,7 @@ import socket
 import sys
 import threading
 import time
+import types
 from dataclasses import dataclass
 
 import torch
@@ -37,11 +43,143 @@ class Graded:
     cells: dict[str, tuple[float, str]]  # grade id -> (points, report)
     flags: list[str]  # what the checker found suspicious
     seconds: list[tuple[str, float]]  # (grade id, or "cell" for the others) per code cell
+    reused: list[str]  # graded cells whose points are the reference's (see `Unchanged`)
 
 
-def _grade(assignment: str, notebook: str, nb: dict) -> Graded:
+class Unchanged:
+    """What each graded cell's check saw of the reference solution's namespace: the names
+    it asked the kernel for, and every name their code uses in turn, each with a
+    fingerprint of its value just before the cell.
+
+    A notebook whose namespace holds the same fingerprints under those names before the
+    cell gives the checker nothing new to see there, so the check (deterministic: the
+    checker seeds every call) would give the reference's points again: they are reused.
+    Fingerprints are conservative: a value they cannot read (a model object, a closure)
+    never matches, and its cell is checked."""
+
+    def __init__(self):
+        self.seen: dict[str, tuple[dict, tuple[float, str]]] = {}
+
+    def record(self, grade_id, asked, namespace, before, outcome):
+        names = _closure(asked, namespace)
+        self.seen[grade_id] = ({n: before.get(n, _MISSING) for n in names}, outcome)
+
+    def outcome_if_unchanged(self, grade_id, namespace):
+        if grade_id not in self.seen:
+            return None
+        fingerprints, outcome = self.seen[grade_id]
+        for name, expected in fingerprints.items():
+            found = _fingerprint(namespace[name]) if name in namespace else _MISSING
+            if found != expected:
+                return None
+        return outcome
+
+
+_MISSING = ("missing",)
+
+
+def _codes(value):
+    """The code objects of a function or of a notebook class's methods."""
+    if isinstance(value, types.FunctionType):
+        return [value.__code__]
+    if isinstance(value, type) and value.__module__ == "__main__":
+        found = []
+        for member in vars(value).values():
+            member = getattr(member, "__func__", member)  # staticmethod, classmethod
+            if isinstance(member, property):
+                found += [f.__code__ for f in (member.fget, member.fset) if f]
+            elif isinstance(member, types.FunctionType):
+                found.append(member.__code__)
+        return found
+    return []
+
+
+def _names_in(code) -> set[str]:
+    names = set(code.co_names)
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            names |= _names_in(const)
+    return names
+
+
+def _closure(names, namespace) -> set[str]:
+    """`names`, and every name that the code of their values uses, transitively."""
+    seen, todo = set(), list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        for code in _codes(namespace.get(name)):
+            todo.extend(_names_in(code) - seen)
+    return seen
+
+
+def _code_fingerprint(code) -> tuple:
+    consts = tuple(
+        _code_fingerprint(c) if isinstance(c, types.CodeType) else _fingerprint(c)
+        for c in code.co_consts
+    )
+    return (code.co_code, code.co_names, code.co_varnames, code.co_freevars, consts)
+
+
+def _fingerprint(value):
+    """A comparable summary of `value`, or a fresh object (equal to nothing) for a value
+    it cannot summarise."""
+    if value is None or isinstance(value, bool | int | float | complex | str | bytes):
+        return ("value", type(value).__name__, repr(value))
+    if isinstance(value, types.ModuleType):
+        return ("module", value.__name__)
+    if isinstance(value, torch.Tensor) and value.layout == torch.strided:
+        data = value.detach().cpu().contiguous().reshape(-1).view(torch.uint8).numpy()
+        digest = hashlib.sha1(data.tobytes()).hexdigest()
+        return ("tensor", str(value.dtype), tuple(value.shape), value.requires_grad, digest)
+    if isinstance(value, torch.device | torch.dtype):
+        return ("torch", repr(value))
+    if isinstance(value, tuple | list):
+        return (type(value).__name__, tuple(_fingerprint(v) for v in value))
+    if isinstance(value, dict):
+        return ("dict", tuple((_fingerprint(k), _fingerprint(v)) for k, v in value.items()))
+    if getattr(value, "__module__", None) != "__main__" and isinstance(
+        value, types.FunctionType | types.BuiltinFunctionType | type
+    ):
+        return ("library", value.__module__, value.__qualname__)
+    if isinstance(value, types.FunctionType) and value.__closure__ is None:
+        defaults = _fingerprint(value.__defaults__), _fingerprint(value.__kwdefaults__)
+        return ("function", _code_fingerprint(value.__code__), defaults)
+    if isinstance(value, type) and value.__module__ == "__main__":
+        members = tuple(
+            (k, _fingerprint(getattr(v, "__func__", v)))
+            for k, v in vars(value).items()
+            if k not in ("__dict__", "__weakref__", "__module__", "__doc__", "__qualname__")
+        )
+        return ("class", value.__name__, tuple(_fingerprint(b) for b in value.__bases__), members)
+    if isinstance(value, property):
+        return ("property", _fingerprint(value.fget), _fingerprint(value.fset))
+    return ("opaque", object())
+
+
+class _RecordingPeer(remote.KernelPeer):
+    """A kernel peer that notes which names of the notebook the checker asks for."""
+
+    def __init__(self, sock, namespace, asked: set):
+        super().__init__(sock, namespace)
+        self.asked = asked
+
+    def handle_request(self, message, data):
+        if message.get("op") == "global":
+            self.asked.add(str(message.get("name")))
+        return super().handle_request(message, data)
+
+
+# The reference solution's checks, recorded by each pool worker's warm-up; the children
+# it forks inherit it.
+_reference: Unchanged | None = None
+
+
+def _grade(assignment: str, notebook: str, nb: dict, record: Unchanged | None = None) -> Graded:
     """One notebook's points and reports; run in a child process (it runs the notebook's
-    code in this process's globals)."""
+    code in this process's globals). With `record`, note what each check saw."""
     os.environ["MPLBACKEND"] = "Agg"
     torch.set_num_threads(1)  # one notebook per core, as the pipeline's kernels run
     # What the notebook prints goes nowhere; the checker's thread swaps sys.stdout too.
@@ -52,7 +190,7 @@ def _grade(assignment: str, notebook: str, nb: dict) -> Graded:
     namespace = {"__name__": "__main__"}
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     sock.connect(session.path)
-    graded = {}
+    graded, reused = {}, []
     # The cells after the last graded one (a student's own experiments) cannot change a
     # score: they are not run.
     code = [c for c in nb["cells"] if c["cell_type"] == "code"]
@@ -68,29 +206,42 @@ def _grade(assignment: str, notebook: str, nb: dict) -> Graded:
                 timings.append(("cell", time.perf_counter() - start))
                 continue
             grade_id, stop = meta["grade_id"], threading.Event()
+            known = _reference and _reference.outcome_if_unchanged(grade_id, namespace)
+            if known:
+                graded[grade_id] = known
+                reused.append(grade_id)
+                continue
+            before = {n: _fingerprint(v) for n, v in namespace.items()} if record else {}
             worker = threading.Thread(target=session.check_cell, args=(grade_id, stop))
             worker.start()
-            peer = remote.KernelPeer(sock, namespace)
+            asked = set()
+            peer = _RecordingPeer(sock, namespace, asked)
             while not peer.done:
                 message, data = peer.receive()
                 peer.serve_one(message, data)
             worker.join()
             timings.append((grade_id, time.perf_counter() - start))
             graded[grade_id] = session.outcome(grade_id, float(meta["points"]))
+            if record:
+                record.record(grade_id, asked, namespace, before, graded[grade_id])
     finally:
         sock.close()
         session.close()
-    return Graded(graded, list(session.tampered), timings)
+    return Graded(graded, list(session.tampered), timings, reused)
 
 
-def _warm_up(assignment: str, notebook: str) -> None:
+def _warm_up(assignment: str, notebook: str, reuse: bool) -> None:
     """Run once in each pool worker: grade the reference solution, so that what every
     notebook of the assignment pays once (imports, data files parsed and cached, such as
-    07's chorales) is paid before the worker forks a child per notebook."""
+    07's chorales) is paid before the worker forks a child per notebook; with `reuse`,
+    record what its checks saw."""
+    global _reference
     torch.set_num_threads(1)  # before any computation: a fork must not inherit OpenMP threads
     from helpers import student_notebook
 
-    _grade(assignment, notebook, student_notebook(assignment, notebook))
+    seen = Unchanged()
+    _grade(assignment, notebook, student_notebook(assignment, notebook), seen)
+    _reference = seen if reuse else None
 
 
 def _grade_in_child(job) -> Graded:
@@ -116,9 +267,12 @@ def _grade_in_child(job) -> Graded:
     return pickle.loads(data)
 
 
-def grade_many(assignment: str, notebook: str, notebooks: dict[str, dict], workers: int = 2):
+def grade_many(
+    assignment: str, notebook: str, notebooks: dict[str, dict], workers: int = 2, reuse=True
+):
     """{name: Graded} for each notebook of `notebooks` (name -> notebook), each in a fresh
-    process, `workers` at a time.
+    process, `workers` at a time; with `reuse`, a cell that can see nothing other than the
+    reference showed it gets the reference's points without being checked again.
 
     Each worker forks from multiprocessing's fork server, which has imported torch and the
     checker but never computed: a process forked from one whose OpenMP threads ran (as
@@ -127,6 +281,8 @@ def grade_many(assignment: str, notebook: str, notebooks: dict[str, dict], worke
     context = multiprocessing.get_context("forkserver")
     context.set_forkserver_preload(["torch", "torch._dynamo", "autograder.checker", __name__])
     jobs = [(assignment, notebook, nb) for nb in notebooks.values()]
-    with context.Pool(workers, initializer=_warm_up, initargs=(assignment, notebook)) as pool:
+    with context.Pool(
+        workers, initializer=_warm_up, initargs=(assignment, notebook, reuse)
+    ) as pool:
         results = pool.map(_grade_in_child, jobs, chunksize=1)
     return dict(zip(notebooks, results, strict=True))
