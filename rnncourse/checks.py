@@ -303,15 +303,24 @@ def replaced(namespace: dict, **values):
                 namespace[name] = value
 
 
+@contextlib.contextmanager
+def cuda_or_simulated():
+    """Inside, 'cuda' is the real GPU where there is one, else the simulated one (which
+    runs PyTorch's own modules too). Yields which of the two it is."""
+    if torch.cuda.is_available():
+        yield "real GPU"
+    else:
+        with simulated_gpu():
+            yield "simulated GPU"
+
+
 def run_on_cuda(fn: Callable, make_args: Callable) -> tuple:
     """Run `fn(*make_args('cuda'))` on a real GPU, or on a simulated one if there is none.
 
     Returns (output, how) where `how` says which kind of CUDA was used.
     """
-    if torch.cuda.is_available():
-        return fn(*make_args(torch.device("cuda"))), "real GPU"
-    with simulated_gpu():
-        return fn(*make_args(torch.device("cuda"))), "simulated GPU"
+    with cuda_or_simulated() as how:
+        return fn(*make_args(torch.device("cuda"))), how
 
 
 # ---------------------------------------------------------------------------

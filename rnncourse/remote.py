@@ -26,7 +26,7 @@ from rnncourse import wire
 # Imported now, in the warm process the kernel is forked from: a student's later
 # `sys.modules` edits cannot take the instruments away.
 from rnncourse.checks import count_flops, count_matmuls, forbid_autograd, forbid_torch_functions
-from rnncourse.simulated_gpu import simulated_gpu
+from rnncourse.simulated_gpu import on_device_of, simulated_gpu
 
 CHECKER_ENV = "RNNCOURSE_CHECKER"
 # Names a "ref" may point into: public code both sides already have.
@@ -163,13 +163,14 @@ class Peer:
         found = torch.autograd.grad(
             [o for o, _ in pairs],
             inputs,
-            [g.to(o.dtype) for o, g in pairs],
+            [on_device_of(g.to(o.dtype), o) for o, g in pairs],
             allow_unused=True,
             # Freed after one use, as a local graph is: a second backward through it fails
             # here as it would in one process (not detaching between batches, say).
             retain_graph=False,
         )
-        return wire.encode_message(TrackingEncoder(self), {}, value=list(found))
+        found = [g if g is None else on_device_of(g, i) for g, i in zip(found, inputs, strict=True)]
+        return wire.encode_message(TrackingEncoder(self), {}, value=found)
 
     def export(self, value, kind: str) -> wire.Handle:
         self.next_handle += 1

@@ -303,10 +303,7 @@ class Decoder:
             state = self.decode(value.get("state"), depth + 1)
             if not isinstance(state, torch.Tensor) or state.dtype != torch.uint8:
                 raise WireError("a generator without its state")
-            device = (
-                "cuda" if value.get("device") == "cuda" and torch.cuda.is_available() else "cpu"
-            )
-            generator = torch.Generator(device=device)
+            generator = place_generator(value.get("device"))
             try:
                 generator.set_state(torch.Tensor.cpu(state.as_subclass(torch.Tensor)))
             except RuntimeError:
@@ -349,7 +346,7 @@ class Decoder:
             raise WireError("an unknown device")
         tensor = place(tensor, device)
         if value.get("parameter"):
-            tensor = torch.nn.Parameter(tensor, requires_grad=bool(value.get("requires_grad")))
+            tensor = _parameter(tensor, bool(value.get("requires_grad")))
         elif value.get("requires_grad") and (tensor.is_floating_point() or tensor.is_complex()):
             tensor.requires_grad_(True)
         if "grad" in value:
@@ -360,6 +357,17 @@ class Decoder:
             raise WireError("a tensor sent twice")
         self.tensors[n] = tensor
         return tensor
+
+
+def _parameter(tensor: torch.Tensor, requires_grad: bool) -> torch.Tensor:
+    """nn.Parameter(tensor). A simulated GPU tensor is marked the way PyTorch marks a
+    parameter of a tensor subclass: Parameter() would detach it, which turns it into a
+    plain tensor while the decoder runs without torch functions."""
+    if type(tensor) is torch.Tensor:
+        return torch.nn.Parameter(tensor, requires_grad=requires_grad)
+    tensor.requires_grad_(requires_grad)
+    tensor._is_param = True
+    return tensor
 
 
 def _list(value) -> list:
@@ -380,6 +388,18 @@ def place(tensor: torch.Tensor, device: str) -> torch.Tensor:
     if device == "meta":
         return tensor.to("meta")
     return tensor
+
+
+def place_generator(device: str) -> torch.Generator:
+    """A new generator on `device` ('cuda': the real GPU's where there is one, else the
+    simulated one's)."""
+    if device != "cuda":
+        return torch.Generator()
+    if torch.cuda.is_available():
+        return torch.Generator(device="cuda")
+    from rnncourse.simulated_gpu import SimulatedCudaGenerator
+
+    return SimulatedCudaGenerator()
 
 
 def encode_message(encoder: Encoder, header: dict, **values) -> tuple[dict, list[bytes]]:

@@ -4,6 +4,7 @@ import sys
 
 import pytest
 import torch
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from rnncourse.checks import (
     CheckFailed,
@@ -15,6 +16,8 @@ from rnncourse.checks import (
     forbid_torch_functions,
     run_on_cuda,
 )
+from rnncourse.simulated_gpu import simulated_gpu
+from rnncourse.wire import place_generator
 
 
 def message(fn) -> str:
@@ -74,6 +77,12 @@ def test_forbidden_functions_seen_under_every_spelling():
         lambda x: torch.stack([x[:, t] for t in range(3)], 1) + torch.zeros(3),
         lambda x: x.cpu() * 2,  # leaves the GPU
         lambda x: torch.from_numpy(x.numpy()),  # cannot reach numpy from a GPU
+        # The rules only a real GPU enforces (rnncourse/simulated_gpu.py's docstring):
+        lambda x: pack_padded_sequence(x, torch.tensor([3, 1], device=x.device), True, False),
+        lambda x: x + torch.randn(x.shape, generator=torch.Generator(), device=x.device),
+        lambda x: x + x[:, :1].normal_(generator=torch.Generator()),
+        lambda x: x[torch.randperm(2, generator=place_generator("cuda"))],
+        lambda x: x * torch.ones(3)[torch.tensor([2, 1, 0], device=x.device)],  # CPU[GPU]
     ],
 )
 def test_simulated_gpu_catches_device_unsafe_code(unsafe):
@@ -92,6 +101,8 @@ def test_simulated_gpu_catches_device_unsafe_code(unsafe):
         lambda x: x.to("cpu").to("cuda") * torch.tensor(2.0),  # 0-dim CPU tensors mix
         lambda x: x[torch.tensor([1, 0])] + x.sum().item(),  # CPU indices, .item()
         lambda x: x.to(torch.float64).unbind(1)[0].clamp(min=0),
+        lambda x: x[torch.randperm(2, generator=torch.Generator()).to(x.device)],
+        lambda x: x + torch.randn(x.shape, generator=place_generator("cuda"), device=x.device),
     ],
 )
 def test_simulated_gpu_runs_device_safe_code_with_real_values(safe):
@@ -100,6 +111,28 @@ def test_simulated_gpu_runs_device_safe_code_with_real_values(safe):
     assert out.device.type == "cuda"
     if not torch.cuda.is_available():
         assert how == "simulated GPU"
+
+
+@pytest.mark.parametrize("cls", [torch.nn.RNN, torch.nn.GRU, torch.nn.LSTM])
+def test_pytorch_rnn_modules_run_and_train_on_the_simulated_gpu(cls):
+    """Packed or not, with the values the CPU gives; a packed sequence's batch sizes and
+    pad_packed_sequence's lengths stay on the CPU, as on a real GPU."""
+    torch.manual_seed(0)
+    model, x = cls(3, 4, batch_first=True).double(), torch.randn(2, 5, 3, dtype=torch.float64)
+    packed = lambda x: pack_padded_sequence(x, torch.tensor([5, 2]), True, False)  # noqa: E731
+    expected, _ = pad_packed_sequence(model(packed(x))[0], batch_first=True)
+    with simulated_gpu():
+        model, x = model.to("cuda"), x.to("cuda")
+        assert {p.device.type for p in model.parameters()} == {"cuda"}
+        assert model(x)[0].device.type == "cuda"
+        sequence = packed(x)
+        assert sequence.batch_sizes.device.type == "cpu"
+        out, lengths = pad_packed_sequence(model(sequence)[0], batch_first=True)
+        assert out.device.type == "cuda" and lengths.device.type == "cpu"
+        out.sum().backward()
+        torch.optim.SGD(model.parameters(), lr=0.1).step()
+        assert {p.grad.device.type for p in model.parameters()} == {"cuda"}
+    assert torch.equal(out.cpu(), expected)
 
 
 def test_device_safe_flags_outputs_left_on_cpu():

@@ -15,8 +15,8 @@ from torch.func import functional_call
 
 from rnncourse.checks import (
     CheckFailed,
-    CheckNotRun,
     Checks,
+    cuda_or_simulated,
     expect_close,
     expect_same_training,
     expect_tensor,
@@ -381,11 +381,10 @@ def tbptt_checks(checks: Checks, fn: Callable) -> None:
     checks.check("returns the final state, detached, of shape (1, B, H)", 1, detached)
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.RNN cannot run on the simulated one)")
-        model, x, y, _ = _tbptt_case(10, 2, 8, device="cuda")
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        _, h = fn(model, optimizer, x, y, 3, 1.0)
-        expect_tensor(h, device="cuda", what="the returned state")
+        with cuda_or_simulated():
+            model, x, y, _ = _tbptt_case(10, 2, 8, device="cuda")
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            _, h = fn(model, optimizer, x, y, 3, 1.0)
+            expect_tensor(h, device="cuda", what="the returned state")
 
     checks.check("a model on CUDA trains on CUDA, no tensor made on the CPU", 1, on_gpu)

@@ -17,8 +17,8 @@ from torch.func import functional_call
 
 from rnncourse.checks import (
     CheckFailed,
-    CheckNotRun,
     Checks,
+    cuda_or_simulated,
     expect_close,
     expect_finite,
     expect_same_training,
@@ -28,6 +28,7 @@ from rnncourse.checks import (
 )
 from rnncourse.corpus import load_text
 from rnncourse.models import FixedLogitsModel
+from rnncourse.wire import place_generator
 
 UNK = "\ufffd"
 F64 = torch.float64
@@ -343,12 +344,11 @@ def char_rnn_checks(checks: Checks, cls) -> None:
     checks.check("running in two pieces, passing the state, equals one run", 1, carries_state)
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.RNN cannot run on the simulated one)")
-        model = _random_model(6, cls=cls, device="cuda")
-        logits, h = model(torch.zeros(2, 3, dtype=torch.long, device="cuda"))
-        expect_tensor(logits, device="cuda", what="the logits")
-        expect_tensor(h, device="cuda", what="the last state")
+        with cuda_or_simulated():
+            model = _random_model(6, cls=cls, device="cuda")
+            logits, h = model(torch.zeros(2, 3, dtype=torch.long, device="cuda"))
+            expect_tensor(logits, device="cuda", what="the logits")
+            expect_tensor(h, device="cuda", what="the last state")
 
     checks.check("a model on CUDA computes on CUDA (h=None)", 1, on_gpu)
 
@@ -374,11 +374,8 @@ class _FunctionalModel(nn.Module):
 
 
 def _generator(device, seed):
-    """A generator on `device`; on the simulated GPU, a CPU one (its tensors are CPU ones)."""
-    device = torch.device(device)
-    if device.type == "cuda" and torch.cuda.is_available():
-        return torch.Generator(device=device).manual_seed(seed)
-    return torch.Generator().manual_seed(seed)
+    """A generator on `device` (the simulated GPU's where there is no real one)."""
+    return place_generator(torch.device(device).type).manual_seed(seed)
 
 
 def sample_checks(checks: Checks, fn) -> None:
@@ -536,12 +533,11 @@ def train_checks(checks: Checks, fn) -> None:
     )
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.RNN cannot run on the simulated one)")
-        model, inputs, targets = _training_case(4, device="cuda")
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        losses = fn(model, inputs, targets, optimizer, 1.0)
-        if not all(math.isfinite(v) for v in losses):
-            raise CheckFailed(f"non-finite losses on CUDA: {losses}")
+        with cuda_or_simulated():
+            model, inputs, targets = _training_case(4, device="cuda")
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            losses = fn(model, inputs, targets, optimizer, 1.0)
+            if not all(math.isfinite(v) for v in losses):
+                raise CheckFailed(f"non-finite losses on CUDA: {losses}")
 
     checks.check("a model and batches on CUDA train on CUDA", 1, on_gpu)

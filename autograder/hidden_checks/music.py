@@ -19,8 +19,8 @@ from torch import nn
 from autograder.hidden_checks.language_models import _FunctionalModel, _generator
 from rnncourse.checks import (
     CheckFailed,
-    CheckNotRun,
     Checks,
+    cuda_or_simulated,
     expect_close,
     expect_same_training,
     expect_tensor,
@@ -409,12 +409,11 @@ def model_checks(checks: Checks, cls) -> None:
     checks.check("running in two pieces, passing the state, equals one run", 1, carries_state)
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.LSTM cannot run on the simulated one)")
-        model = _random_model(6, cls=cls).to("cuda")
-        logits, (h, c) = model(torch.zeros(2, 3, dtype=torch.long, device="cuda"))
-        expect_tensor(logits, device="cuda", what="the logits")
-        expect_tensor(h, device="cuda", what="the last h")
+        with cuda_or_simulated():
+            model = _random_model(6, cls=cls).to("cuda")
+            logits, (h, c) = model(torch.zeros(2, 3, dtype=torch.long, device="cuda"))
+            expect_tensor(logits, device="cuda", what="the logits")
+            expect_tensor(h, device="cuda", what="the last h")
 
     checks.check("a model on CUDA computes on CUDA (state None)", 1, on_gpu)
 
@@ -590,13 +589,14 @@ def train_checks(checks: Checks, fn) -> None:
     )
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.LSTM cannot run on the simulated one)")
-        model, inputs, targets = _training_case(4)
-        model, inputs, targets = model.to("cuda"), inputs.to("cuda"), targets.to("cuda")
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        losses = fn(model, inputs, targets, optimizer, 1, 4, 1.0, torch.Generator().manual_seed(0))
-        if not all(math.isfinite(v) for v in losses):
-            raise CheckFailed(f"non-finite losses on CUDA: {losses}")
+        with cuda_or_simulated():
+            model, inputs, targets = _training_case(4)
+            model, inputs, targets = model.to("cuda"), inputs.to("cuda"), targets.to("cuda")
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            losses = fn(
+                model, inputs, targets, optimizer, 1, 4, 1.0, torch.Generator().manual_seed(0)
+            )
+            if not all(math.isfinite(v) for v in losses):
+                raise CheckFailed(f"non-finite losses on CUDA: {losses}")
 
     checks.check("a model and windows on CUDA train on CUDA", 1, on_gpu)

@@ -19,8 +19,8 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from rnncourse.checks import (
     CheckFailed,
-    CheckNotRun,
     Checks,
+    cuda_or_simulated,
     expect_close,
     expect_same_training,
     expect_tensor,
@@ -361,13 +361,14 @@ def lstm_checks(checks: Checks, cls) -> None:
     )
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.LSTM cannot run on the simulated one)")
-        model, _ = _random_model(cls, OracleLSTMClassifier, (8, 3, 4, 3, 1), 5, dtype=torch.float32)
-        ids, lengths = _ids_case(5, 4, 6, 8, device="cuda")  # lengths on CUDA, as in a batch
-        expect_tensor(
-            model.to("cuda")(ids, lengths), shape=(4, 3), device="cuda", what="the logits"
-        )
+        with cuda_or_simulated():
+            model, _ = _random_model(
+                cls, OracleLSTMClassifier, (8, 3, 4, 3, 1), 5, dtype=torch.float32
+            )
+            ids, lengths = _ids_case(5, 4, 6, 8, device="cuda")  # lengths on CUDA, as in a batch
+            expect_tensor(
+                model.to("cuda")(ids, lengths), shape=(4, 3), device="cuda", what="the logits"
+            )
 
     checks.check("a model, ids and lengths on CUDA give CUDA logits", 1, on_gpu)
 
@@ -450,16 +451,15 @@ def train_checks(checks: Checks, fn) -> None:
     )
 
     def on_gpu():
-        if not torch.cuda.is_available():
-            raise CheckNotRun("needs a real GPU (nn.LSTM cannot run on the simulated one)")
-        model, ids, lengths, labels = _training_case(4)
-        model, ids, lengths, labels = (t.to("cuda") for t in (model, ids, lengths, labels))
-        optimizer = torch.optim.SGD(model.parameters(), lr=lr)
-        losses = fn(
-            model, ids, lengths, labels, optimizer, 1, 4, 1.0, torch.Generator().manual_seed(0)
-        )
-        if not all(math.isfinite(v) for v in losses):
-            raise CheckFailed(f"non-finite losses on CUDA: {losses}")
+        with cuda_or_simulated():
+            model, ids, lengths, labels = _training_case(4)
+            model, ids, lengths, labels = (t.to("cuda") for t in (model, ids, lengths, labels))
+            optimizer = torch.optim.SGD(model.parameters(), lr=lr)
+            losses = fn(
+                model, ids, lengths, labels, optimizer, 1, 4, 1.0, torch.Generator().manual_seed(0)
+            )
+            if not all(math.isfinite(v) for v in losses):
+                raise CheckFailed(f"non-finite losses on CUDA: {losses}")
 
     checks.check("a model and data on CUDA train on CUDA", 1, on_gpu)
 

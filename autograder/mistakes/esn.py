@@ -150,6 +150,22 @@ MISTAKES = [
         "draw every random number from the given generator, so that a seed fixes the reservoir",
     ),
     edited(
+        "reservoir_drawn_on_gpu",
+        "make_reservoir",
+        "test_make_reservoir",
+        _RESERVOIR,
+        """        return 2 * torch.rand(shape, generator=generator, dtype=F64) - 1
+
+    W_in = input_scaling * uniform(n_units, 1 + n_inputs)
+    keep = torch.rand(n_units, n_units, generator=generator, dtype=F64) < density""",
+        """        return 2 * torch.rand(shape, generator=generator, dtype=F64, device=device) - 1
+
+    W_in = input_scaling * uniform(n_units, 1 + n_inputs)
+    keep = torch.rand(n_units, n_units, generator=generator, dtype=F64, device=device)
+    keep = keep < density""",
+        "the generator is a CPU one: draw on the CPU, then move the matrices to `device`",
+    ),
+    edited(
         "reservoir_weights_non_negative",
         "make_reservoir",
         "test_make_reservoir",

@@ -318,6 +318,16 @@ MISTAKES = [
         "zero the gradients before each backward pass, or they add up over minibatches",
     ),
     edited(
+        "melody_train_permutation_drawn_on_gpu",
+        "train_melody_model",
+        "test_train",
+        _TRAIN,
+        "torch.randperm(len(inputs), generator=generator).to(inputs.device)",
+        "torch.randperm(len(inputs), generator=generator, device=inputs.device)",
+        "the generator is a CPU one: draw the permutation on the CPU, then move it "
+        "(torch.randperm(..., generator=generator).to(inputs.device))",
+    ),
+    edited(
         "melody_train_not_shuffled",
         "train_melody_model",
         "test_train",

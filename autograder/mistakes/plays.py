@@ -263,6 +263,16 @@ MISTAKES = [
         "includes the padding",
     ),
     edited(
+        "plays_lstm_lengths_on_gpu",
+        "LSTMClassifier",
+        "test_lstm",
+        _LSTM,
+        "vectors, lengths.cpu(), batch_first=True, enforce_sorted=False",
+        "vectors, lengths, batch_first=True, enforce_sorted=False",
+        "pack_padded_sequence wants the lengths on the CPU even when the batch is on the "
+        "GPU: pass lengths.cpu()",
+    ),
+    edited(
         "plays_lstm_ignores_num_layers",
         "LSTMClassifier",
         "test_lstm",
@@ -289,6 +299,16 @@ MISTAKES = [
         "            optimizer.zero_grad()\n",
         "",
         "zero the gradients before each backward pass, or they add up over minibatches",
+    ),
+    edited(
+        "plays_train_permutation_drawn_on_gpu",
+        "train_classifier",
+        "test_train",
+        _TRAIN,
+        "torch.randperm(len(ids), generator=generator).to(ids.device)",
+        "torch.randperm(len(ids), generator=generator, device=ids.device)",
+        "the generator is a CPU one: draw the permutation on the CPU, then move it "
+        "(torch.randperm(..., generator=generator).to(ids.device))",
     ),
     edited(
         "plays_train_not_shuffled",
