@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 export PATH := $(abspath $(BIN)):$(PATH)
 STAMP := $(VENV)/.installed
 
-.PHONY: install release student-edition book test check check-html lint format clean
+.PHONY: install release student-edition book test test-gpu check check-html lint format clean
 
 $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,6 +37,12 @@ book: student-edition
 
 test: book
 	$(BIN)/python -m pytest
+
+# On a machine with CUDA: every exercise's hidden checks (references and a sample of known
+# mistakes, through the real pipeline) and every chapter's code on the GPU, with a short
+# report (tests/gpu_report.py). Without CUDA it says so and exits 0.
+test-gpu: release
+	PYTHONPATH=. $(BIN)/python tests/gpu_report.py
 
 # The quick loop while working: lint, then the tests that need no book build and grade
 # no class through nbgrader (make test is the whole proof).

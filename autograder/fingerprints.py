@@ -6,17 +6,25 @@ results differ from the reference's is *diagnosable*: its results and hint are
 written out, and a student whose function gives the same results is told the
 hint. A mistake that raises, or that only shows on a GPU or in a rule about
 built-ins, gives no fingerprint; its check's own message explains it.
+
+The reference's own probe results ship as rnncourse/reference_fingerprints.json, so
+that a slip outside the bank can be named by its family (rnncourse/diagnosis.py).
 """
 
 import json
 import re
-from pathlib import Path
 
 from autograder.config import REPO, SOLUTIONS
 from autograder.mistakes import for_assignment
-from rnncourse.diagnosis import KNOWN_MISTAKES, fingerprint, same_fingerprint
+from rnncourse.diagnosis import (
+    KNOWN_MISTAKES,
+    REFERENCE_FINGERPRINTS,
+    fingerprint,
+    same_fingerprint,
+)
 
 OUTPUT = REPO / "rnncourse" / KNOWN_MISTAKES
+REFERENCES = REPO / "rnncourse" / REFERENCE_FINGERPRINTS
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 
@@ -35,9 +43,10 @@ def reference_namespace(assignment: str) -> dict:
     return namespace
 
 
-def build(assignments: list[str]) -> dict:
-    """function name -> diagnosable mistakes [{mistake, hint, fingerprint}], and a report."""
-    known, report = {}, {}
+def build(assignments: list[str]) -> tuple[dict, dict, dict]:
+    """(function name -> diagnosable mistakes [{mistake, hint, fingerprint}], function name
+    -> the reference's fingerprint, a report)."""
+    known, references, report = {}, {}, {}
     for assignment in assignments:
         reference = reference_namespace(assignment)
         mistakes, _ = for_assignment(assignment)
@@ -47,6 +56,8 @@ def build(assignments: list[str]) -> dict:
             exec(mistake.code, namespace)
             found = fingerprint(mistake.function, namespace[mistake.function])
             correct = fingerprint(mistake.function, reference[mistake.function])
+            if correct is not None:
+                references[mistake.function] = correct
             if found is None or same_fingerprint(found, correct):
                 continue
             diagnosable += 1
@@ -58,11 +69,12 @@ def build(assignments: list[str]) -> dict:
                 continue
             entries.append({"mistakes": [mistake.name], "hint": mistake.hint, "fingerprint": found})
         report[assignment] = (diagnosable, len(mistakes))
-    return known, report
+    return known, references, report
 
 
-def write(assignments: list[str], path: Path = OUTPUT) -> dict:
-    """Write the fingerprints file; return {assignment: (diagnosable, known)}."""
-    known, report = build(assignments)
-    path.write_text(json.dumps(known, indent=0, sort_keys=True) + "\n")
+def write(assignments: list[str]) -> dict:
+    """Write the two fingerprint files; return {assignment: (diagnosable, known)}."""
+    known, references, report = build(assignments)
+    OUTPUT.write_text(json.dumps(known, indent=0, sort_keys=True) + "\n")
+    REFERENCES.write_text(json.dumps(references, indent=0, sort_keys=True) + "\n")
     return report

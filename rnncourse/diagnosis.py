@@ -7,6 +7,12 @@ probes; their fingerprints and one-sentence hints ship in
 `known_mistakes.json` (outputs only: no code, no solution, no hidden test).
 When a student's fingerprint matches a known mistake's, the test cell says so.
 
+A slip that is not in the bank can still be named by its *family*: the reference's
+probe results ship too (`reference_fingerprints.json`, numbers only), and a result
+that is the right one shifted by a step, with an extra or a missing step, reversed,
+with two dimensions swapped, scaled by a constant or in the wrong dtype is described
+as such.
+
 The probe runs on the CPU in float64 (plus float32 where dtype matters), so a
 hint is the same on every grader, with or without a GPU. A hint only ever adds
 a sentence to a failed check; it never changes a score.
@@ -24,6 +30,7 @@ from rnncourse.models import SequenceRegressor
 from rnncourse.rnn_reference import GRADIENT_NAMES, random_rnn_problem, torch_rnn
 
 KNOWN_MISTAKES = "known_mistakes.json"
+REFERENCE_FINGERPRINTS = "reference_fingerprints.json"
 
 # ---------------------------------------------------------------------------
 # Probes: function name -> probe(fn) -> tuple of tensors
@@ -663,19 +670,29 @@ def same_fingerprint(a: list[dict], b: list[dict]) -> bool:
     return True
 
 
+def _shipped(filename: str) -> dict:
+    path = resources.files("rnncourse") / filename
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
 @cache
 def known_mistakes() -> dict:
     """function name -> list of {"mistakes", "hint", "fingerprint"}, from the shipped file."""
-    path = resources.files("rnncourse") / KNOWN_MISTAKES
-    if not path.is_file():
-        return {}
-    return json.loads(path.read_text())
+    return _shipped(KNOWN_MISTAKES)
+
+
+@cache
+def reference_fingerprints() -> dict:
+    """function name -> the reference solution's fingerprint, from the shipped file."""
+    return _shipped(REFERENCE_FINGERPRINTS)
 
 
 def diagnose(name: str, fn: Callable) -> str | None:
-    """The hint of the known mistake whose fingerprint `fn` matches, or None."""
+    """The hint of the known mistake whose fingerprint `fn` matches, else a description
+    of its slip if it belongs to a family (see `family`), or None."""
     entries = known_mistakes().get(name, [])
-    if not entries:
+    right = reference_fingerprints().get(name)
+    if not entries and not right:
         return None
     found = fingerprint(name, fn)
     if found is None:
@@ -683,4 +700,83 @@ def diagnose(name: str, fn: Callable) -> str | None:
     for entry in entries:
         if same_fingerprint(found, entry["fingerprint"]):
             return entry["hint"]
+    return family(found, right) if right else None
+
+
+# ---------------------------------------------------------------------------
+# Families: a slip named by how a result differs from the right one
+# ---------------------------------------------------------------------------
+
+
+def _tensor(result: dict) -> torch.Tensor:
+    return torch.tensor(result["values"], dtype=torch.float64).reshape(result["shape"])
+
+
+def _close(a: torch.Tensor, b: torch.Tensor, dtype: str) -> bool:
+    rtol, atol = (1e-5, 1e-6) if dtype == "float32" else (1e-6, 1e-9)  # as same_fingerprint
+    return a.shape == b.shape and torch.allclose(a, b, rtol=rtol, atol=atol)
+
+
+def _without(shape, axis: int) -> tuple:
+    return tuple(shape[:axis]) + tuple(shape[axis + 1 :])
+
+
+def _slip(found: torch.Tensor, right: torch.Tensor, dtype: str) -> str | None:
+    """How `found` differs from `right`, if in one of the common ways; else None."""
+
+    def close(a, b):
+        return _close(a, b, dtype)
+
+    if not (found.isfinite().all() and right.isfinite().all()):
+        return None
+    # With few distinct values (a mask, a count), a shift or a factor can match by chance.
+    varied = right.numel() >= 3 and len(torch.unique(right)) >= 3
+    for axis, n in enumerate(right.shape):
+        if not varied or n < 3 or close(right.narrow(axis, 1, n - 1), right.narrow(axis, 0, n - 1)):
+            continue  # (a shift along an axis where nothing changes would not show)
+        where = f"along dimension {axis}"
+        if found.shape == right.shape:
+            if close(found.narrow(axis, 1, n - 1), right.narrow(axis, 0, n - 1)):
+                return f"one step late {where} (entry t holds what belongs at t - 1)"
+            if close(found.narrow(axis, 0, n - 1), right.narrow(axis, 1, n - 1)):
+                return f"one step early {where} (entry t holds what belongs at t + 1)"
+            if close(found, right.flip(axis)):
+                return f"in reverse order {where}"
+        elif found.dim() == right.dim() and _without(found.shape, axis) == _without(
+            right.shape, axis
+        ):
+            if found.shape[axis] == n + 1 and close(found.narrow(axis, 1, n), right):
+                return f"with an extra entry first {where} (an initial state, say)"
+            if found.shape[axis] == n + 1 and close(found.narrow(axis, 0, n), right):
+                return f"with an extra entry last {where}"
+            if found.shape[axis] == n - 1 and close(found, right.narrow(axis, 1, n - 1)):
+                return f"without its first entry {where}"
+            if found.shape[axis] == n - 1 and close(found, right.narrow(axis, 0, n - 1)):
+                return f"without its last entry {where}"
+    for i in range(right.dim()):
+        for j in range(i + 1, right.dim()):
+            if close(found, right.transpose(i, j)):
+                return f"with dimensions {i} and {j} swapped"
+    if varied and found.shape == right.shape:
+        factor = float((found * right).sum() / (right * right).sum())
+        if 1e-6 < abs(factor) < 1e6 and abs(factor - 1) > 1e-6 and close(found, factor * right):
+            return "with the opposite sign" if abs(factor + 1) < 1e-6 else f"times {factor:.4g}"
+    return None
+
+
+def family(found: list[dict], right: list[dict]) -> str | None:
+    """A hint for a fingerprint that is the reference's but for one common slip in one of
+    its results; None if it is the reference's, or differs in some other way."""
+    if len(found) != len(right):
+        return None
+    for f, r in zip(found, right, strict=True):
+        values, expected = _tensor(f), _tensor(r)
+        if _close(values, expected, r["dtype"]):
+            if f["dtype"] != r["dtype"]:
+                dtypes = f"dtype {f['dtype']}, not {r['dtype']}"
+                return f"one of its results has the right values but {dtypes}"
+            continue
+        slip = _slip(values, expected, r["dtype"])
+        if slip:
+            return f"one of its results is the right one {slip}"
     return None
