@@ -451,10 +451,11 @@ def sample_melody(model, prefix, n_tokens, temperature=1.0, generator=None, end_
 def train_melody_model(
     model, inputs, targets, optimizer, n_epochs, batch_size, max_norm=1.0, generator=None
 ):
-    """The loss with the class dimension second; the minibatches by split()."""
+    """The loss with the class dimension second; the minibatches by split() of a
+    permutation left on the CPU (a GPU tensor may be indexed with CPU indices)."""
     history = []
     for epoch in range(n_epochs):
-        permutation = torch.randperm(inputs.shape[0], generator=generator).to(inputs.device)
+        permutation = torch.randperm(inputs.shape[0], generator=generator)
         for batch in permutation.split(batch_size):
             logits, _ = model(inputs[batch])
             loss = F.cross_entropy(logits.transpose(1, 2), targets[batch])

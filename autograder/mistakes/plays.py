@@ -511,12 +511,13 @@ class LSTMClassifier(nn.Module):
 def train_classifier(
     model, ids, lengths, labels, optimizer, n_epochs, batch_size, max_norm=1.0, generator=None
 ):
-    """Slices of the permutation by index; each minibatch trimmed to its longest sequence."""
+    """Slices of the permutation by index, left on the CPU (a GPU tensor may be indexed
+    with CPU indices); each minibatch trimmed to its longest sequence."""
     history = []
     for epoch in range(n_epochs):
         permutation = torch.randperm(ids.shape[0], generator=generator)
         for start in range(0, len(permutation), batch_size):
-            chosen = permutation[start : start + batch_size].to(ids.device)
+            chosen = permutation[start : start + batch_size]
             width = int(lengths[chosen].max())
             logits = model(ids[chosen, :width], lengths[chosen])
             loss = F.cross_entropy(logits, labels[chosen])
