@@ -12,7 +12,9 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m autograder", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
 
-    commands.add_parser("toc", help="write _toc.yml from course.toml (the list of chapters)")
+    commands.add_parser(
+        "toc", help="write _toc.yml and the introduction's table from course.toml (the chapters)"
+    )
 
     commands.add_parser(
         "student-edition",
@@ -109,7 +111,8 @@ def main(argv=None) -> int:
         from autograder import course
 
         changed = course.write_table_of_contents()
-        print(f"{course.TOC.name}: {'written' if changed else 'unchanged'}")
+        what = "written" if changed else "unchanged"
+        print(f"{course.TOC.name} and the introduction's table of chapters: {what}")
     elif args.command == "student-edition":
         from autograder import student_edition
 

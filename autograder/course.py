@@ -1,5 +1,6 @@
-"""The course's chapters, read from `course.toml` (the one list of them), and the table
-of contents that jupyter-book reads, written from it."""
+"""The course's chapters, read from `course.toml` (the one list of them), and what is
+written from it: the table of contents that jupyter-book reads, and the table of chapters
+in the book's introduction."""
 
 import tomllib
 from dataclasses import dataclass
@@ -10,6 +11,9 @@ from autograder.config import REPO
 
 MANIFEST = REPO / "course.toml"
 TOC = REPO / "_toc.yml"
+INTRO = REPO / "book" / "intro.md"
+TABLE_START = "% The table below is written from course.toml by `python -m autograder toc`."
+TABLE_END = "% (the end of the table written from course.toml)"
 
 
 @dataclass(frozen=True)
@@ -20,6 +24,9 @@ class Chapter:
     page: str  # the chapter's page under book/, without ".md"
     notebook: str  # the exercise notebook's name, and the name of its modules
     points: int  # the exercise's total
+    outcomes: str  # what the reader will be able to do, for the introduction's table
+    reading: str  # reading time, for the introduction's table ("45 min")
+    exercise: str  # time for the exercise, for the introduction's table ("60–90 min")
 
     @property
     def exercise_page(self) -> str:
@@ -68,11 +75,33 @@ def table_of_contents(manifest: Path = MANIFEST) -> str:
     return "\n".join(lines) + "\n"
 
 
+def chapter_table(manifest: Path = MANIFEST) -> str:
+    """The introduction's table: a row per chapter, in reading order."""
+    lines = [
+        "| Chapter | What you will be able to do | Reading | Exercise |",
+        "| --- | --- | --- | --- |",
+    ]
+    for number, found in enumerate(chapters(manifest), 1):
+        lines.append(
+            f"| {number}. {found.title} | {found.outcomes} | {found.reading} | {found.exercise} |"
+        )
+    return "\n".join(lines)
+
+
+def introduction(manifest: Path = MANIFEST) -> str:
+    """book/intro.md with its table of chapters (between TABLE_START and TABLE_END)
+    written from the manifest."""
+    text = INTRO.read_text()
+    start, end = text.index(TABLE_START), text.index(TABLE_END)
+    return f"{text[:start]}{TABLE_START}\n{chapter_table(manifest)}\n{text[end:]}"
+
+
 def write_table_of_contents() -> bool:
-    """Write _toc.yml where it differs (an unchanged file keeps its time: the book's
-    incremental build depends on it); whether it changed."""
-    text = table_of_contents()
-    if TOC.exists() and TOC.read_text() == text:
-        return False
-    TOC.write_text(text)
-    return True
+    """Write _toc.yml and the introduction's table where they differ (an unchanged file
+    keeps its time: the book's incremental build depends on it); whether one changed."""
+    changed = False
+    for path, text in ((TOC, table_of_contents()), (INTRO, introduction())):
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed = True
+    return changed

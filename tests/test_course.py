@@ -33,10 +33,10 @@ def test_the_table_of_contents_is_written_from_the_manifest():
     assert course.TOC.read_text() == course.table_of_contents(), "run: python -m autograder toc"
 
 
-def test_the_introduction_names_every_chapter():
-    intro = (REPO / "book" / "intro.md").read_text()
+def test_the_introductions_table_of_chapters_is_written_from_the_manifest():
+    assert course.INTRO.read_text() == course.introduction(), "run: python -m autograder toc"
     for c in course.chapters():
-        assert c.title in intro, c.title
+        assert f". {c.title} | {c.outcomes} |" in course.INTRO.read_text(), c.title
 
 
 def test_a_new_chapter_is_one_entry(tmp_path):
@@ -44,10 +44,12 @@ def test_a_new_chapter_is_one_entry(tmp_path):
     manifest.write_text(
         course.MANIFEST.read_text()
         + '\n[[chapter]]\nslug = "09-new"\ntitle = "New"\npart = "Projects"\n'
-        'page = "09-new/new"\nnotebook = "new"\npoints = 10\n'
+        'page = "09-new/new"\nnotebook = "new"\npoints = 10\noutcomes = "do new things"\n'
+        'reading = "5 min"\nexercise = "10 min"\n'
     )
     toc = course.table_of_contents(manifest)
     assert toc.endswith(
         "      - file: book/09-new/new\n        sections:\n          - file: exercises/09-new/new\n"
     )
     assert toc.count("caption: Projects") == 1
+    assert course.chapter_table(manifest).endswith("| 9. New | do new things | 5 min | 10 min |")
