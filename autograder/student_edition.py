@@ -123,7 +123,7 @@ requires-python = ">=3.11"
 dependencies = [{dependencies}]
 
 [tool.setuptools]
-packages = ["rnncourse"]
+packages = ["rnncourse", "rnncourse.probes"]
 
 [tool.setuptools.package-data]
 rnncourse = ["known_mistakes.json", "reference_fingerprints.json"]

@@ -8,8 +8,6 @@ test cell: its exceptions become failed checks with a readable message.
 """
 
 import contextlib
-import io
-import warnings
 from collections.abc import Callable
 
 import torch
@@ -17,6 +15,7 @@ from torch.overrides import TorchFunctionMode
 
 from rnncourse import observing
 from rnncourse.devices import available_devices
+from rnncourse.observing import silenced
 from rnncourse.simulated_gpu import simulated_gpu
 
 
@@ -326,23 +325,6 @@ def run_on_cuda(fn: Callable, make_args: Callable) -> tuple:
 # ---------------------------------------------------------------------------
 # A list of named checks that becomes a score
 # ---------------------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def silenced():
-    """Run student code with its prints and warnings swallowed.
-
-    nbgrader gives zero to any test cell that writes to stderr, so nothing a
-    student's function prints or warns may reach the cell's output.
-    """
-    sink = io.StringIO()
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stderr(sink),
-        contextlib.redirect_stdout(sink),
-    ):
-        warnings.simplefilter("ignore")
-        yield
 
 
 class Checks:

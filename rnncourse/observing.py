@@ -8,6 +8,8 @@ every call, so that the student's process sets up the same instruments around it
 """
 
 import contextlib
+import io
+import warnings
 
 # Calls the grader made under instruments (each check notes whether it made any).
 INSTRUMENTED_CALLS = [0]
@@ -47,3 +49,20 @@ class RecordedMode:
             return super().__exit__(*exc)
         finally:
             ACTIVE.pop()
+
+
+@contextlib.contextmanager
+def silenced():
+    """Run student code with its prints and warnings swallowed.
+
+    nbgrader gives zero to any test cell that writes to stderr, so nothing a
+    student's function prints or warns may reach the cell's output.
+    """
+    sink = io.StringIO()
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stderr(sink),
+        contextlib.redirect_stdout(sink),
+    ):
+        warnings.simplefilter("ignore")
+        yield

@@ -84,6 +84,13 @@ def double_checks(checks: Checks, fn) -> None:
     checks.check("matches x + x in float64", 3, lambda: expect_close(fn(x), x + x, inputs=x))
 '''
 
+PROBES = '''"""Probes of the doubling exercise: see rnncourse/diagnosis.py."""
+
+import torch
+
+PROBES = {"double": lambda fn: (fn(torch.linspace(-2, 2, 5, dtype=torch.float64)),)}
+'''
+
 MISTAKES = '''"""Known mistakes and correct alternatives of the doubling exercise."""
 
 from autograder.mistakes import Mistake
@@ -130,6 +137,7 @@ def add_the_chapter(course: Path) -> None:
     nbformat.write(solution_notebook(), course / "solutions" / SLUG / f"{NOTEBOOK}.ipynb")
     (course / "autograder" / "hidden_checks" / f"{NOTEBOOK}.py").write_text(HIDDEN_CHECKS)
     (course / "autograder" / "mistakes" / f"{NOTEBOOK}.py").write_text(MISTAKES)
+    (course / "rnncourse" / "probes" / f"{NOTEBOOK}.py").write_text(PROBES)
 
 
 def run(course: Path, *args: str) -> str:
@@ -168,6 +176,8 @@ def test_the_table_of_contents_and_the_introduction_list_the_chapter(course):
 
 
 def test_the_release_keeps_the_exercise_and_drops_its_solution(course):
+    known = json.loads((course / "rnncourse" / "known_mistakes.json").read_text())
+    assert [e["mistakes"] for e in known["double"]] == [["double_drops_the_sign"]]
     released = (course / "exercises" / SLUG / f"{NOTEBOOK}.ipynb").read_text()
     assert "def double(x):" in released and "NotImplementedError" in released
     assert "return 2 * x" not in released and "double_checks" not in released
@@ -221,3 +231,6 @@ def test_the_exercise_is_graded_through_the_real_pipeline(course, tmp_path):
     with open(out / "grades.csv") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
     assert scores == {"reference": 4.0, "mistake": 1.0, "alternative": 4.0}
+    # The probe named the known mistake in the student's feedback.
+    feedback = (out / "feedback" / "mistake" / SLUG / f"{NOTEBOOK}.html").read_text()
+    assert "keep the sign: 2 * x, not 2 * |x|" in feedback
