@@ -85,7 +85,7 @@ def grader_lines(min_length: int = 30) -> list[str]:
     }
     release |= {
         line.strip()
-        for p in (REPO / "rnncourse").glob("*.py")
+        for p in (REPO / "rnncourse").rglob("*.py")
         for line in p.read_text().splitlines()
     }
     lines = set()
@@ -116,7 +116,11 @@ def test_edition_holds_the_release_the_wheel_a_readme_and_requirements(edition):
 
 def test_the_wheel_holds_the_helper_package_and_pins_what_the_notebooks_need(edition):
     files = wheel_files(edition)
-    package = {p.name for p in (REPO / "rnncourse").iterdir() if p.suffix in (".py", ".json")}
+    package = {
+        p.relative_to(REPO / "rnncourse").as_posix()
+        for p in (REPO / "rnncourse").rglob("*")
+        if p.suffix in (".py", ".json") and "__pycache__" not in p.parts
+    }
     assert {n.split("/", 1)[1] for n in files if n.startswith("rnncourse/")} == package
     for name in package:  # the package as audited, byte for byte
         assert files[f"rnncourse/{name}"] == (REPO / "rnncourse" / name).read_bytes(), name
