@@ -42,7 +42,7 @@ test: book
 # mistakes, through the real pipeline) and every chapter's code on the GPU, with a short
 # report (tests/gpu_report.py). Without CUDA it says so and exits 0.
 test-gpu: release
-	PYTHONPATH=. $(BIN)/python tests/gpu_report.py
+	$(BIN)/python tests/gpu_report.py
 
 # The quick loop while working: lint, then the tests that need no book build and grade
 # no class through nbgrader (make test is the whole proof).

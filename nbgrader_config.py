@@ -1,12 +1,7 @@
 """Lets nbgrader's own commands (validate, generate_assignment, formgrader) run from the
 repository root with the course's settings: see autograder/config.py."""
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from autograder.config import EXERCISES, REPO, nbgrader_config  # noqa: E402
+from autograder.config import EXERCISES, REPO, nbgrader_config
 
 c = get_config()  # noqa: F821 (provided by nbgrader when it reads this file)
 c.merge(nbgrader_config(REPO / "_grading" / "course", release=EXERCISES))

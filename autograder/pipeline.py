@@ -26,7 +26,6 @@ import shutil
 import signal
 import sys
 import time
-import warnings
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,19 +37,14 @@ from autograder import (
     protection,
     resume,
     safe_feedback,
-    sandbox,
     scale,
 )
+from autograder.autograde import Job, Limits, autograde_one, nbgrader_api
 from autograder.config import (
-    CELL_TIMEOUT,
     EXERCISES,
-    MEMORY_LIMIT,
-    NOTEBOOK_TIMEOUT,
     REPO,
     SOLUTIONS,
     gradebook_url,
-    kernel_socket_dir,
-    nbgrader_config,
 )
 from autograder.report import score_line, write_summary
 
@@ -69,28 +63,6 @@ class StudentResult:
     notes: list = field(default_factory=list)  # what was done, nothing suspicious
 
 
-@dataclass
-class Limits:
-    """How long and how much a grading kernel may take."""
-
-    cell_timeout: int = CELL_TIMEOUT
-    notebook_timeout: int = NOTEBOOK_TIMEOUT
-    memory_bytes: int = MEMORY_LIMIT
-
-
-@dataclass
-class Job:
-    """What every notebook of one grading shares; it travels to the worker processes."""
-
-    assignment: str
-    root: Path  # OUT/_nbgrader
-    db_url: str
-    limits: Limits
-    kernel_name: str | None  # the sandbox's kernel, or None for the notebook's own
-    kernel_env: dict  # environment variables for the grading kernels
-    forkserver: str | None = None  # the socket of a fork server the workers share
-
-
 def assignments() -> list[str]:
     """Every assignment, in the order of course.toml."""
     from autograder.course import chapters
@@ -107,18 +79,6 @@ def grade_cells(assignment: str) -> list[tuple[str, str, float]]:
             if meta.get("grade"):
                 cells.append((path.stem, meta["grade_id"], float(meta["points"])))
     return cells
-
-
-def nbgrader_api(root: Path, **kwargs):
-    """nbgrader's own API for a course folder at `root`, with the course's settings."""
-    from nbgrader.apps import NbGraderAPI
-
-    # nbgrader runs `alembic` (next to this Python) to set up its gradebook.
-    bindir = str(Path(sys.executable).parent)
-    if bindir not in os.environ.get("PATH", "").split(os.pathsep):
-        os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-
-    return NbGraderAPI(config=nbgrader_config(root, **kwargs))
 
 
 def release(assignment: str, exercises: Path = EXERCISES, workdir: Path | None = None) -> None:
@@ -335,41 +295,6 @@ def _still_in_gradebook(db_url: str, assignment: str, student: str) -> bool:
         except MissingEntry:
             return False
     return True
-
-
-def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[str]]]:
-    """Autograde one student and write their feedback; (student, (success, log, flags)).
-
-    Runs in a worker process (local or on a Dask cluster): the kernels' environment
-    comes with the job, not from the process that started the worker."""
-    from autograder.checked_execute import FLAGS  # (imports torch: only workers need it)
-
-    # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
-    warnings.filterwarnings("ignore", message=".*not in session.*")
-    os.environ.update(job.kernel_env)
-    if job.forkserver:  # the grading process's own, shared by its workers
-        os.environ[forkserver.SOCKET_ENV] = job.forkserver
-    elif job.kernel_name == forkserver.KERNEL_NAME:
-        forkserver.ensure_server(job.kernel_env)
-    api = nbgrader_api(
-        job.root,
-        db_url=job.db_url,
-        cell_timeout=job.limits.cell_timeout,
-        kernel_name=job.kernel_name,
-    )
-    graded = api.autograde(job.assignment, student, force=True, create=True)
-    flags = []
-    for key in [k for k in FLAGS if k[0] == student]:
-        flags += FLAGS.pop(key)
-    if graded["success"]:
-        flags += protection.apply_guard_reports(job.root, job.assignment, student, job.db_url)
-        api.generate_feedback(job.assignment, student, force=True)
-    log = graded.get("log") or ""
-    timeout_note = kernel_socket_dir() / sandbox.TIMEOUT_NOTE
-    if timeout_note.exists():
-        timeout_note.unlink()
-        log += f"\nthe notebook ran past its time limit ({job.limits.notebook_timeout} s)"
-    return student, (bool(graded["success"]), log, flags)
 
 
 @contextlib.contextmanager

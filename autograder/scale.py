@@ -52,7 +52,7 @@ def prepare_gradebook(db_url: str, assignment: str) -> None:
 
 def grade_on_cluster(scheduler: str, job, students: list[str]):
     """Yield (student, (success, log, flags)) for every student, as the cluster at
-    `scheduler` finishes them: the same outcome as `pipeline.autograde_one` gives locally."""
+    `scheduler` finishes them: the same outcome as `autograde.autograde_one` gives locally."""
     from distributed import Client, as_completed
 
     root = Path(job.root).resolve()
@@ -132,7 +132,7 @@ def _grade_on_worker(repo, job, student, slots_by_host):
     from distributed import get_worker
     from distributed.comm import get_address_host
 
-    from autograder import pipeline
+    from autograder.autograde import autograde_one
 
     worker = get_worker()
     processes = slots_by_host.get(get_address_host(worker.address), 1)
@@ -141,4 +141,4 @@ def _grade_on_worker(repo, job, student, slots_by_host):
         paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         if repo not in paths:
             os.environ["PYTHONPATH"] = os.pathsep.join([repo, *paths])
-        return pipeline.autograde_one(job, student)
+        return autograde_one(job, student)

@@ -33,8 +33,7 @@ import warnings
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers build the class
 
 from nbgrader.apps import NbGraderAPI  # noqa: E402
 from traitlets.config import Config  # noqa: E402

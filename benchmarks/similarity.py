@@ -17,8 +17,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
+sys.path.insert(0, str(REPO / "tests"))  # the tests' helpers build the class
 
 from autograder import similarity  # noqa: E402
 from autograder.config import EXERCISES  # noqa: E402

@@ -3,19 +3,15 @@ a kernel thread to talk to through the checker's protocol."""
 
 import csv
 import socket
-import sys
 import threading
 from pathlib import Path
 
+import checked_in_process
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))  # tests/helpers.py
-
-import checked_in_process  # noqa: E402
-
-from autograder import checker, pipeline  # noqa: E402
-from autograder.mistakes import for_assignment  # noqa: E402
-from helpers import (  # noqa: E402
+from autograder import checker, pipeline
+from autograder.mistakes import for_assignment
+from helpers import (
     EXERCISE_SPECS,
     sampled_mistakes,
     student_notebook,
