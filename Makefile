@@ -25,13 +25,15 @@ release: install
 student-edition: release
 	$(BIN)/python -m autograder student-edition
 
-# The HTML book in _build/html, every chapter executed (cached by jupyter-cache).
+# The HTML book in _build/html, every chapter executed (cached by jupyter-cache; the
+# chapters the cache lacks run first, one per core: python -m autograder execute-book).
 # A changed table of contents or configuration changes every page's sidebar: then all
 # pages are written again (an incremental build would keep their old sidebars).
 BUILT := _build/.built
 REWRITE_ALL = $(shell test -f $(BUILT) -a ! _toc.yml -nt $(BUILT) -a ! _config.yml -nt $(BUILT) || echo --all)
 book: student-edition
 	$(BIN)/python -m autograder toc
+	$(BIN)/python -m autograder execute-book
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going $(REWRITE_ALL) .
 	touch $(BUILT)
 

@@ -16,6 +16,10 @@ def main(argv=None) -> int:
         "toc", help="write _toc.yml and the introduction's table from course.toml (the chapters)"
     )
 
+    book = commands.add_parser(
+        "execute-book", help="run the chapters the book's cache lacks, several at a time"
+    )
+    book.add_argument("--jobs", type=int, default=None, help="pages at once (default: cores)")
     commands.add_parser(
         "student-edition",
         help="write dist/student/ and dist/rnncourse-student.zip: the exercises and the "
@@ -113,6 +117,10 @@ def main(argv=None) -> int:
         changed = course.write_table_of_contents()
         what = "written" if changed else "unchanged"
         print(f"{course.TOC.name} and the introduction's table of chapters: {what}")
+    elif args.command == "execute-book":
+        from autograder import book
+
+        book.execute(args.jobs)
     elif args.command == "student-edition":
         from autograder import student_edition
 

@@ -23,6 +23,16 @@ def test_every_chapter_page_is_built_with_figures():
             assert re.search(r'alt="[^"]{10,}"', image), f"figure without alt text: {image}"
 
 
+def test_the_cache_holds_every_chapter_as_the_book_reads_it():
+    """`python -m autograder execute-book` runs the chapters before the build, several at a
+    time: what it caches must be what MyST-NB looks up, or the build would run them again."""
+    from jupyter_cache import get_cache
+
+    from autograder import book
+
+    assert book.pages_to_run(get_cache(str(book.CACHE))) == []
+
+
 def test_no_cell_failed_during_execution():
     for chapter in CHAPTERS:
         page = (BUILD / chapter).read_text()
