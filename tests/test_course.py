@@ -1,7 +1,9 @@
 """The chapter manifest (course.toml): the one list of chapters, and every file that
 follows from it by rule."""
 
+import ast
 import json
+import re
 
 from autograder import course
 from autograder.config import EXERCISES, REPO, SOLUTIONS
@@ -53,3 +55,14 @@ def test_a_new_chapter_is_one_entry(tmp_path):
     )
     assert toc.count("caption: Projects") == 1
     assert course.chapter_table(manifest).endswith("| 9. New | do new things | 5 min | 10 min |")
+
+
+def test_known_mistakes_edit_the_reference_read_from_its_notebook():
+    """The reference is written once, in the solution notebook: a module of known mistakes
+    reads it (`autograder.mistakes.reference`) and never holds a copy of it."""
+    for c in course.chapters():
+        module = REPO / "autograder" / "mistakes" / f"{c.notebook}.py"
+        for node in ast.parse(module.read_text()).body:
+            if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
+                defined = re.search(r"^(?:def|class) (\w+)", str(node.value.value), re.M)
+                assert not defined, f"{module.name} copies {defined[1]}: use reference(...)"

@@ -1,22 +1,9 @@
 """Chapter 1 (activation functions): known mistakes and correct alternatives."""
 
-from autograder.mistakes import Mistake, edited
+from autograder.mistakes import Mistake, edited, reference
 
 # A correct manual backward pass; several mistakes below differ from it in one line.
-_BACKPROP = """
-def gradient_norms_by_hand(x, weights, activation, activation_grad):
-    hs, zs = [x], []
-    for w in weights:
-        zs.append(hs[-1] @ w.T)
-        hs.append(activation(zs[-1]))
-    g = torch.ones_like(hs[-1])
-    norms = []
-    for w, z, h_in in zip(reversed(weights), reversed(zs), reversed(hs[:-1])):
-        delta = g * activation_grad(z)
-        norms.append((delta.T @ h_in).norm())
-        g = delta @ w
-    return torch.stack(norms[::-1])
-"""
+_BACKPROP = reference("activations", "gradient_norms_by_hand")
 
 
 MISTAKES = [

@@ -4,69 +4,17 @@ Most mistakes are a one-line edit of a correct function, so each one shows
 exactly the slip a student makes.
 """
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_CELL = """
-def rnn_cell(x_t, h_prev, W_ih, W_hh, b):
-    return torch.tanh(x_t @ W_ih.T + h_prev @ W_hh.T + b)
-"""
+_CELL = reference("bptt", "rnn_cell")
 
-_FORWARD = """
-def rnn_forward(x, W_ih, W_hh, b, h0=None):
-    batch = x.shape[0]
-    h = x.new_zeros(batch, W_hh.shape[0]) if h0 is None else h0
-    states = []
-    for x_t in x.unbind(dim=1):
-        h = rnn_cell(x_t, h, W_ih, W_hh, b)
-        states.append(h)
-    return torch.stack(states, dim=1), h
-"""
+_FORWARD = reference("bptt", "rnn_forward")
 
-_BACKWARD = """
-def rnn_backward(x, h0, hs, dhs, W_ih, W_hh):
-    grads = {
-        "x": torch.zeros_like(x),
-        "W_ih": torch.zeros_like(W_ih),
-        "W_hh": torch.zeros_like(W_hh),
-        "b": torch.zeros_like(W_hh[0]),
-    }
-    from_future = torch.zeros_like(h0)
-    for t in reversed(range(x.shape[1])):
-        h_before = hs[:, t - 1] if t > 0 else h0
-        da = (dhs[:, t] + from_future) * (1 - hs[:, t] ** 2)
-        grads["W_ih"] += da.T @ x[:, t]
-        grads["W_hh"] += da.T @ h_before
-        grads["b"] += da.sum(dim=0)
-        grads["x"][:, t] = da @ W_ih
-        from_future = da @ W_hh
-    grads["h0"] = from_future
-    return grads
-"""
+_BACKWARD = reference("bptt", "rnn_backward")
 
-_CLIP = """
-def clip_by_global_norm(tensors, max_norm):
-    norm = torch.sqrt(sum((t**2).sum() for t in tensors))
-    scale = max_norm / (norm + 1e-6)
-    if scale < 1:
-        for t in tensors:
-            t.mul_(scale)
-    return norm
-"""
+_CLIP = reference("bptt", "clip_by_global_norm")
 
-_TBPTT = """
-def train_tbptt(model, optimizer, x, y, chunk_len, max_norm, h=None):
-    losses = []
-    for start in range(0, x.shape[1], chunk_len):
-        prediction, h = model(x[:, start : start + chunk_len], h)
-        loss = F.mse_loss(prediction, y[:, start : start + chunk_len])
-        optimizer.zero_grad()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        optimizer.step()
-        h = h.detach()
-        losses.append(loss.item())
-    return losses, h
-"""
+_TBPTT = reference("bptt", "train_tbptt")
 
 
 CELL_MISTAKES = [

@@ -1,46 +1,16 @@
 """Chapter 6 (the Clockwork RNN): known mistakes and correct alternatives."""
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_MASK = """
-def clockwork_mask(n_modules, module_size, device="cpu"):
-    module_of = torch.arange(n_modules, device=device).repeat_interleave(module_size)
-    return (module_of[:, None] <= module_of[None, :]).float()
-"""
+_MASK = reference("clockwork", "clockwork_mask")
 
-_ACTIVE = """
-def active_modules(t, periods):
-    return torch.tensor([t % period == 0 for period in periods], dtype=torch.bool)
-"""
+_ACTIVE = reference("clockwork", "active_modules")
 
-_STEP = """
-def clockwork_step(x_t, h, t, W_in, W_h, b, periods):
-    module_size = h.shape[1] // len(periods)
-    connections = W_h * clockwork_mask(len(periods), module_size, device=h.device).to(W_h.dtype)
-    rows = active_modules(t, periods).repeat_interleave(module_size).to(h.device)
-    updated = torch.tanh(x_t @ W_in[rows].T + h @ connections[rows].T + b[rows])
-    h_new = h.clone()
-    h_new[:, rows] = updated
-    return h_new
-"""
+_STEP = reference("clockwork", "clockwork_step")
 
-_FORWARD = """
-def clockwork_forward(x, h0, W_in, W_h, b, periods):
-    h, states = h0, []
-    for t in range(x.shape[1]):
-        h = clockwork_step(x[:, t], h, t, W_in, W_h, b, periods)
-        states.append(h)
-    return torch.stack(states, dim=1)
-"""
+_FORWARD = reference("clockwork", "clockwork_forward")
 
-_COSTS = """
-def recurrent_costs(n_modules, module_size, periods):
-    k, g = module_size, n_modules
-    reads = [k * (g - i) for i in range(g)]
-    weights = sum(k * r for r in reads)
-    per_step = sum(k * r / period for r, period in zip(reads, periods))
-    return weights, per_step
-"""
+_COSTS = reference("clockwork", "recurrent_costs")
 
 MISTAKES = [
     edited(

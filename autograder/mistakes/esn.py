@@ -1,77 +1,20 @@
 """Chapter 5 (Echo State Networks): known mistakes and correct alternatives."""
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_MACKEY_GLASS = """
-def mackey_glass(n_steps, tau=17.0, dt=0.1, x0=1.2, device="cpu"):
-    per_unit, delay = round(1 / dt), round(tau / dt)
-    x = [x0] * (delay + 1)
-    for _ in range((n_steps - 1) * per_unit):
-        lagged, now = x[-1 - delay], x[-1]
-        x.append(now + dt * (0.2 * lagged / (1 + lagged**10) - 0.1 * now))
-    return torch.tensor(x[delay::per_unit], dtype=F64, device=device)
-"""
+_MACKEY_GLASS = reference("esn", "mackey_glass")
 
-_RESERVOIR = """
-def make_reservoir(
-    n_units, n_inputs, density, spectral_radius, input_scaling, generator, device="cpu"
-):
-    def uniform(*shape):
-        return 2 * torch.rand(shape, generator=generator, dtype=F64) - 1
+_RESERVOIR = reference("esn", "make_reservoir")
 
-    W_in = input_scaling * uniform(n_units, 1 + n_inputs)
-    keep = torch.rand(n_units, n_units, generator=generator, dtype=F64) < density
-    W = uniform(n_units, n_units) * keep
-    W = W * (spectral_radius / torch.linalg.eigvals(W).abs().max())
-    return W_in.to(device), W.to(device)
-"""
+_RUN = reference("esn", "run_reservoir")
 
-_RUN = """
-def run_reservoir(W_in, W, inputs, leak, x0=None):
-    x = torch.zeros_like(W[0]) if x0 is None else x0
-    drive = inputs @ W_in[:, 1:].T + W_in[:, 0]
-    states = []
-    for d in drive:
-        x = (1 - leak) * x + leak * torch.tanh(d + W @ x)
-        states.append(x)
-    return torch.stack(states)
-"""
+_READOUT = reference("esn", "fit_readout")
 
-_READOUT = """
-def fit_readout(states, targets, ridge):
-    X = torch.cat([torch.ones_like(states[:, :1]), states], dim=1)
-    gram = X.T @ X
-    gram.diagonal().add_(ridge)  # X^T X + beta I
-    return torch.linalg.solve(gram, X.T @ targets).T
-"""
+_GENERATE = reference("esn", "generate")
 
-_GENERATE = """
-def generate(W_in, W, W_out, x, n_steps, leak):
-    outputs = []
-    for _ in range(n_steps):
-        y = W_out[:, 0] + W_out[:, 1:] @ x
-        outputs.append(y)
-        x = (1 - leak) * x + leak * torch.tanh(W_in[:, 0] + W_in[:, 1:] @ y + W @ x)
-    return torch.stack(outputs)
-"""
+_NRMSE = reference("esn", "nrmse")
 
-_NRMSE = """
-def nrmse(prediction, target):
-    return torch.sqrt(torch.mean((prediction - target) ** 2)) / target.std(correction=0)
-"""
-
-_FORECAST = """
-def forecast(series, n_train, n_test, config, generator):
-    reservoir = make_reservoir(
-        config["n_units"], 1, config["density"], config["spectral_radius"],
-        config["input_scaling"], generator, device=series.device,
-    )
-    W_in, W = reservoir
-    states = run_reservoir(W_in, W, series[:n_train, None], config["leak"])
-    w = config["washout"]
-    W_out = fit_readout(states[w:-1], series[w + 1 : n_train, None], config["ridge"])
-    return generate(W_in, W, W_out, states[-1], n_test, config["leak"])[:, 0]
-"""
+_FORECAST = reference("esn", "forecast")
 
 
 MISTAKES = [
@@ -253,7 +196,7 @@ MISTAKES = [
         "fit_readout",
         "test_fit_readout",
         _READOUT,
-        "    gram.diagonal().add_(ridge)  # X^T X + beta I\n",
+        "    gram.diagonal().add_(ridge)\n",
         "",
         "the ridge term beta I is missing from the normal equations",
     ),

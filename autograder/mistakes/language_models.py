@@ -1,96 +1,24 @@
 """Chapter 3 (language models): known mistakes and correct alternatives."""
 
-from autograder.mistakes import Mistake, edited
+from autograder.mistakes import Mistake, edited, reference
 
-_VOCABULARY = """
-def build_vocabulary(text):
-    return [UNK] + sorted(set(text) - {UNK})
-"""
+_VOCABULARY = reference("language_models", "build_vocabulary")
 
-_ENCODE = """
-def encode(text, vocab):
-    index = {char: i for i, char in enumerate(vocab)}
-    return torch.tensor([index.get(char, 0) for char in text], dtype=torch.long)
-"""
+_ENCODE = reference("language_models", "encode")
 
-_DECODE = """
-def decode(ids, vocab):
-    return "".join(vocab[i] for i in torch.as_tensor(ids).tolist())
-"""
+_DECODE = reference("language_models", "decode")
 
-_BATCHES = """
-def make_batches(ids, batch_size, seq_len):
-    n = (len(ids) - 1) // batch_size
-    n_batches = n // seq_len
-    used = n_batches * seq_len
-    inputs = ids[: batch_size * n].view(batch_size, n)[:, :used]
-    targets = ids[1 : batch_size * n + 1].view(batch_size, n)[:, :used]
-    inputs = inputs.reshape(batch_size, n_batches, seq_len).transpose(0, 1)
-    targets = targets.reshape(batch_size, n_batches, seq_len).transpose(0, 1)
-    return inputs, targets
-"""
+_BATCHES = reference("language_models", "make_batches")
 
-_CROSS_ENTROPY = """
-def cross_entropy(logits, targets):
-    top = logits.max(dim=-1, keepdim=True).values
-    log_normaliser = top.squeeze(-1) + torch.log(torch.exp(logits - top).sum(dim=-1))
-    target_logits = logits.gather(-1, targets.unsqueeze(-1)).squeeze(-1)
-    return (log_normaliser - target_logits).mean()
-"""
+_CROSS_ENTROPY = reference("language_models", "cross_entropy")
 
-_PERPLEXITY = """
-def perplexity(logits, targets):
-    return torch.exp(cross_entropy(logits, targets))
-"""
+_PERPLEXITY = reference("language_models", "perplexity")
 
-_CHAR_RNN = """
-class CharRNN(nn.Module):
-    def __init__(self, vocab_size, embedding_size, hidden_size, num_layers=1):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.rnn = nn.RNN(embedding_size, hidden_size, num_layers, batch_first=True)
-        self.head = nn.Linear(hidden_size, vocab_size)
+_CHAR_RNN = reference("language_models", "CharRNN")
 
-    def forward(self, x, h=None):
-        outputs, h = self.rnn(self.embedding(x), h)
-        return self.head(outputs), h
-"""
+_SAMPLE = reference("language_models", "sample")
 
-_SAMPLE = """
-def sample(model, prefix, n_chars, temperature=1.0, top_k=None, generator=None):
-    with torch.no_grad():
-        logits, h = model(prefix.unsqueeze(0))
-        new_ids = []
-        for _ in range(n_chars):
-            z = logits[0, -1]
-            if temperature == 0:
-                next_id = z.argmax().view(1)
-            else:
-                z = z / temperature
-                if top_k is not None:
-                    kth_largest = torch.topk(z, top_k).values[-1]
-                    z = z.masked_fill(z < kth_largest, -math.inf)
-                next_id = torch.multinomial(torch.softmax(z, dim=-1), 1, generator=generator)
-            new_ids.append(next_id)
-            logits, h = model(next_id.view(1, 1), h)
-        return torch.cat(new_ids) if new_ids else prefix.new_zeros(0)
-"""
-
-_TRAIN = """
-def train_language_model(model, inputs, targets, optimizer, max_norm):
-    h = None
-    losses = []
-    for x, y in zip(inputs, targets):
-        logits, h = model(x, h)
-        loss = F.cross_entropy(logits.flatten(0, 1), y.flatten())
-        optimizer.zero_grad()
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-        optimizer.step()
-        h = h.detach()
-        losses.append(loss.item())
-    return losses
-"""
+_TRAIN = reference("language_models", "train_language_model")
 
 
 def _two_edits(name, function, test_cell, code, first, second, hint) -> Mistake:

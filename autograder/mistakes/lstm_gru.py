@@ -1,99 +1,16 @@
 """Chapter 4 (LSTM and GRU): known mistakes and correct alternatives."""
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_LSTM_CELL = """
-def lstm_cell(x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    gates = x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh
-    i, f, g, o = gates.chunk(4, dim=1)
-    c_new = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-    return torch.sigmoid(o) * torch.tanh(c_new), c_new
-"""
+_LSTM_CELL = reference("lstm_gru", "lstm_cell")
 
-_GRU_CELL = """
-def gru_cell(x, h, weight_ih, weight_hh, bias_ih, bias_hh):
-    x_r, x_z, x_n = (x @ weight_ih.T + bias_ih).chunk(3, dim=1)
-    h_r, h_z, h_n = (h @ weight_hh.T + bias_hh).chunk(3, dim=1)
-    r = torch.sigmoid(x_r + h_r)
-    z = torch.sigmoid(x_z + h_z)
-    n = torch.tanh(x_n + r * h_n)
-    return (1 - z) * n + z * h
-"""
+_GRU_CELL = reference("lstm_gru", "gru_cell")
 
-_LSTM_FORWARD = """
-def lstm_forward(x, lengths, params, num_layers=1, bidirectional=False, state=None):
-    batch, steps, _ = x.shape
-    directions = 2 if bidirectional else 1
-    hidden = params["weight_hh_l0"].shape[1]
-    lengths = torch.as_tensor(lengths).to(x.device)
-    is_real = torch.arange(steps, device=x.device)[None, :] < lengths[:, None]
-    layer_input, h_n, c_n = x, [], []
-    for layer in range(num_layers):
-        direction_outputs = []
-        for direction in range(directions):
-            suffix = f"_l{layer}" + ("_reverse" if direction == 1 else "")
-            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
-            weights = [params[name + suffix] for name in names]
-            k = layer * directions + direction
-            if state is None:
-                h = c = x.new_zeros(batch, hidden)
-            else:
-                h, c = state[0][k], state[1][k]
-            outputs = [None] * steps
-            order = range(steps - 1, -1, -1) if direction == 1 else range(steps)
-            for t in order:
-                h_t, c_t = lstm_cell(layer_input[:, t], h, c, *weights)
-                real = is_real[:, t, None]
-                h, c = torch.where(real, h_t, h), torch.where(real, c_t, c)
-                outputs[t] = torch.where(real, h_t, torch.zeros_like(h_t))
-            direction_outputs.append(torch.stack(outputs, dim=1))
-            h_n.append(h)
-            c_n.append(c)
-        layer_input = torch.cat(direction_outputs, dim=2)
-    return layer_input, (torch.stack(h_n), torch.stack(c_n))
-"""
+_LSTM_FORWARD = reference("lstm_gru", "lstm_forward")
 
-_FAST = """
-def fast_lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
-    projected = x.transpose(0, 1) @ weight_ih.T + (bias_ih + bias_hh)
-    h, c = h0, c0
-    outputs = []
-    for step in projected:
-        i, f, g, o = (step + h @ weight_hh.T).chunk(4, dim=1)
-        c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)
-        h = torch.sigmoid(o) * torch.tanh(c)
-        outputs.append(h)
-    return torch.stack(outputs, dim=1), (h, c)
-"""
+_FAST = reference("lstm_gru", "fast_lstm_forward")
 
-_BACKWARD = """
-def lstm_cell_backward(dh_new, dc_new, x, h, c, weight_ih, weight_hh, bias_ih, bias_hh):
-    a_i, a_f, a_g, a_o = (x @ weight_ih.T + bias_ih + h @ weight_hh.T + bias_hh).chunk(4, dim=1)
-    i, f, o = torch.sigmoid(a_i), torch.sigmoid(a_f), torch.sigmoid(a_o)
-    g = torch.tanh(a_g)
-    tanh_c_new = torch.tanh(f * c + i * g)
-    d_c_new = dc_new + dh_new * o * (1 - tanh_c_new**2)
-    d_gates = torch.cat(
-        [
-            d_c_new * g * i * (1 - i),
-            d_c_new * c * f * (1 - f),
-            d_c_new * i * (1 - g**2),
-            dh_new * tanh_c_new * o * (1 - o),
-        ],
-        dim=1,
-    )
-    d_bias = d_gates.sum(dim=0)
-    return {
-        "gates": d_gates,
-        "x": d_gates @ weight_ih,
-        "h": d_gates @ weight_hh,
-        "c": d_c_new * f,
-        "weight_ih": d_gates.T @ x,
-        "weight_hh": d_gates.T @ h,
-        "bias_ih": d_bias,
-        "bias_hh": d_bias.clone(),
-    }
-"""
+_BACKWARD = reference("lstm_gru", "lstm_cell_backward")
 
 
 def _backward_mistake(name, correct, wrong, hint):

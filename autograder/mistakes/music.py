@@ -1,93 +1,18 @@
 """Project A (melodies with an LSTM): known mistakes and correct alternatives."""
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_TOKENIZE = """
-def tokenize(melody):
-    tokens = []
-    for element in melody.stripTies().flatten().notesAndRests:
-        if element.quarterLength == 0:
-            continue
-        name = element.pitch.nameWithOctave if element.isNote else "rest"
-        tokens.append(f"{name}_{element.quarterLength}")
-    return tokens
-"""
+_TOKENIZE = reference("music", "tokenize")
 
-_DETOKENIZE = """
-def detokenize(tokens):
-    melody = stream.Stream()
-    for token in tokens:
-        name, _, length = token.partition("_")
-        if not length:
-            continue
-        element = note.Rest() if name == "rest" else note.Note(name)
-        element.quarterLength = Fraction(length)
-        melody.append(element)
-    return melody
-"""
+_DETOKENIZE = reference("music", "detokenize")
 
-_PAIRS = """
-def make_training_pairs(melodies, vocab, seq_len):
-    pieces = []
-    for tokens in melodies:
-        pieces += [vocab.encode(tokens), torch.tensor([vocab.end_id])]
-    ids = torch.cat(pieces)
-    n = (len(ids) - 1) // seq_len
-    inputs = ids[: n * seq_len].view(n, seq_len)
-    targets = ids[1 : n * seq_len + 1].view(n, seq_len)
-    return inputs, targets
-"""
+_PAIRS = reference("music", "make_training_pairs")
 
-_MODEL = """
-class MelodyLSTM(nn.Module):
-    def __init__(self, vocab_size, embedding_size, hidden_size, num_layers=1):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers, batch_first=True)
-        self.head = nn.Linear(hidden_size, vocab_size)
+_MODEL = reference("music", "MelodyLSTM")
 
-    def forward(self, x, state=None):
-        outputs, state = self.lstm(self.embedding(x), state)
-        return self.head(outputs), state
-"""
+_SAMPLE = reference("music", "sample_melody")
 
-_SAMPLE = """
-def sample_melody(model, prefix, n_tokens, temperature=1.0, generator=None, end_id=None):
-    with torch.no_grad():
-        logits, state = model(prefix.unsqueeze(0))
-        new_ids = []
-        for _ in range(n_tokens):
-            z = logits[0, -1]
-            if temperature == 0:
-                next_id = z.argmax().view(1)
-            else:
-                probabilities = torch.softmax(z / temperature, dim=-1)
-                next_id = torch.multinomial(probabilities, 1, generator=generator)
-            if end_id is not None and next_id.item() == end_id:
-                break
-            new_ids.append(next_id)
-            logits, state = model(next_id.view(1, 1), state)
-        return torch.cat(new_ids) if new_ids else prefix.new_zeros(0)
-"""
-
-_TRAIN = """
-def train_melody_model(
-    model, inputs, targets, optimizer, n_epochs, batch_size, max_norm=1.0, generator=None
-):
-    losses = []
-    for _ in range(n_epochs):
-        order = torch.randperm(len(inputs), generator=generator).to(inputs.device)
-        for start in range(0, len(inputs), batch_size):
-            batch = order[start : start + batch_size]
-            logits, _ = model(inputs[batch])
-            loss = F.cross_entropy(logits.flatten(0, 1), targets[batch].flatten())
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
-"""
+_TRAIN = reference("music", "train_melody_model")
 
 MISTAKES = [
     # --- tokenize, detokenize

@@ -1,88 +1,18 @@
 """Project B (comedy, history or tragedy): known mistakes and correct alternatives."""
 
-from autograder.mistakes import edited
+from autograder.mistakes import edited, reference
 
-_AVERAGE = """
-def average_embeddings(vectors, lengths):
-    steps = torch.arange(vectors.shape[1], device=vectors.device)
-    real = (steps[None, :] < lengths[:, None]).to(vectors.dtype)
-    total = (vectors * real[:, :, None]).sum(dim=1)
-    return total / lengths[:, None].to(vectors.dtype)
-"""
+_AVERAGE = reference("plays", "average_embeddings")
 
-_BAG = """
-class BagOfEmbeddings(nn.Module):
-    def __init__(self, vocab_size, embedding_size, n_classes):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.head = nn.Linear(embedding_size, n_classes)
+_BAG = reference("plays", "BagOfEmbeddings")
 
-    def forward(self, ids, lengths):
-        mean = average_embeddings(self.embedding(ids), lengths)
-        return self.head(mean)
-"""
+_LSTM = reference("plays", "LSTMClassifier")
 
-_LSTM = """
-class LSTMClassifier(nn.Module):
-    def __init__(self, vocab_size, embedding_size, hidden_size, n_classes, num_layers=1):
-        super().__init__()
-        self.embedding = nn.Embedding(vocab_size, embedding_size)
-        self.lstm = nn.LSTM(embedding_size, hidden_size, num_layers, batch_first=True)
-        self.head = nn.Linear(hidden_size, n_classes)
+_TRAIN = reference("plays", "train_classifier")
 
-    def forward(self, ids, lengths):
-        vectors = self.embedding(ids)
-        sequences = pack_padded_sequence(
-            vectors, lengths.cpu(), batch_first=True, enforce_sorted=False
-        )
-        _, (h_n, _) = self.lstm(sequences)
-        return self.head(h_n[-1])
-"""
+_CONFUSION = reference("plays", "confusion_matrix")
 
-_TRAIN = """
-def train_classifier(
-    model, ids, lengths, labels, optimizer, n_epochs, batch_size, max_norm=1.0, generator=None
-):
-    model.train()
-    losses = []
-    for _ in range(n_epochs):
-        order = torch.randperm(len(ids), generator=generator).to(ids.device)
-        for batch in order.split(batch_size):
-            loss = F.cross_entropy(model(ids[batch], lengths[batch]), labels[batch])
-            optimizer.zero_grad()
-            loss.backward()
-            nn.utils.clip_grad_norm_(model.parameters(), max_norm)
-            optimizer.step()
-            losses.append(loss.item())
-    return losses
-"""
-
-_CONFUSION = """
-def confusion_matrix(true, predicted, n_classes):
-    matrix = torch.zeros(n_classes, n_classes, dtype=torch.long, device=true.device)
-    matrix.index_put_((true, predicted), torch.ones_like(true), accumulate=True)
-    return matrix
-"""
-
-_PLOT = """
-def plot_confusion_matrix(matrix, class_names, normalize=False, ax=None):
-    if ax is None:
-        _, ax = plt.subplots()
-    values = matrix.detach().cpu().double()
-    if normalize:
-        values = values / values.sum(dim=1, keepdim=True).clamp_min(1)
-    ax.imshow(values.numpy(), cmap="Blues")
-    for row in range(values.shape[0]):
-        for column in range(values.shape[1]):
-            value = values[row, column].item()
-            text = f"{value:.2f}" if normalize else f"{value:.0f}"
-            ax.text(column, row, text, ha="center", va="center")
-    ax.set_xticks(range(len(class_names)), class_names)
-    ax.set_yticks(range(len(class_names)), class_names)
-    ax.set_xlabel("predicted")
-    ax.set_ylabel("true")
-    return ax
-"""
+_PLOT = reference("plays", "plot_confusion_matrix")
 
 MISTAKES = [
     # --- average_embeddings
