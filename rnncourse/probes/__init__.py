@@ -36,3 +36,16 @@ class ToyLanguageModel(torch.nn.Module):
 def randn(seed, *shapes, scale=1.0):
     g = torch.Generator().manual_seed(seed)
     return [scale * torch.randn(s, generator=g, dtype=torch.float64) for s in shapes]
+
+
+def load_random_weights(model: torch.nn.Module, seed: int) -> torch.Tensor:
+    """Give `model` standard normal weights, drawn in the order of the parameters' sorted
+    names; returns how many parameter tensors it has (a probe result: a layer too many or
+    too few shows)."""
+    g = torch.Generator().manual_seed(seed)
+    names = sorted(name for name, _ in model.named_parameters())
+    shapes = {name: p.shape for name, p in model.named_parameters()}
+    model.load_state_dict(
+        {name: torch.randn(shapes[name], generator=g) for name in names}, strict=True
+    )
+    return torch.tensor([float(len(names))])

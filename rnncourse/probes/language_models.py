@@ -2,7 +2,7 @@
 
 import torch
 
-from rnncourse.probes import ToyLanguageModel, chars
+from rnncourse.probes import ToyLanguageModel, chars, load_random_weights
 
 _VOCAB = ["\ufffd", " ", "a", "b", "c"]
 
@@ -37,16 +37,11 @@ def _cross_entropy(fn):
 
 def _char_rnn(fn):
     model = fn(5, 3, 4)
-    g = torch.Generator().manual_seed(5)
-    names = sorted(name for name, _ in model.named_parameters())
-    shapes = {name: p.shape for name, p in model.named_parameters()}
-    model.load_state_dict(
-        {name: torch.randn(shapes[name], generator=g) for name in names}, strict=True
-    )
+    n_parameters = load_random_weights(model, seed=5)
     x = torch.tensor([[0, 1, 2, 3], [4, 4, 0, 1]])
     logits, h = model(x)
     again, h2 = model(x[:, :2], torch.full((1, 2, 4), 0.3))
-    return torch.tensor([float(len(names))]), logits, h, again, h2
+    return n_parameters, logits, h, again, h2
 
 
 def _sample(fn):

@@ -2,7 +2,7 @@
 
 import torch
 
-from rnncourse.probes import ToyLanguageModel, chars
+from rnncourse.probes import ToyLanguageModel, chars, load_random_weights
 
 
 def _melody():
@@ -58,17 +58,12 @@ def _make_training_pairs(fn):
 
 def _melody_lstm(fn):
     model = fn(5, 3, 4)
-    g = torch.Generator().manual_seed(5)
-    names = sorted(name for name, _ in model.named_parameters())
-    shapes = {name: p.shape for name, p in model.named_parameters()}
-    model.load_state_dict(
-        {name: torch.randn(shapes[name], generator=g) for name in names}, strict=True
-    )
+    n_parameters = load_random_weights(model, seed=5)
     x = torch.tensor([[0, 1, 2, 3], [4, 4, 0, 1]])
     logits, (h, c) = model(x)
     state = (torch.full((1, 2, 4), 0.3), torch.full((1, 2, 4), -0.2))
     again, (h2, c2) = model(x[:, :2], state)
-    return torch.tensor([float(len(names))]), logits, h, c, again, h2, c2
+    return n_parameters, logits, h, c, again, h2, c2
 
 
 def _sample_melody(fn):
