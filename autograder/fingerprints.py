@@ -7,8 +7,9 @@ written out, and a student whose function gives the same results is told the
 hint. A mistake that raises, or that only shows on a GPU or in a rule about
 built-ins, gives no fingerprint; its check's own message explains it.
 
-The reference's own probe results ship as rnncourse/reference_fingerprints.json, so
-that a slip outside the bank can be named by its family (rnncourse/diagnosis.py).
+The reference's own probe results go to autograder/reference_fingerprints.json, which
+stays with the grader: its checker names a slip outside the bank by its family
+(rnncourse/diagnosis.py), and no student's kernel can read them.
 """
 
 import json
@@ -16,15 +17,17 @@ import re
 
 from autograder.config import REPO, SOLUTIONS
 from autograder.mistakes import for_assignment
-from rnncourse.diagnosis import (
-    KNOWN_MISTAKES,
-    REFERENCE_FINGERPRINTS,
-    fingerprint,
-    same_fingerprint,
-)
+from rnncourse.diagnosis import KNOWN_MISTAKES, fingerprint, same_fingerprint
 
 OUTPUT = REPO / "rnncourse" / KNOWN_MISTAKES
-REFERENCES = REPO / "rnncourse" / REFERENCE_FINGERPRINTS
+REFERENCES = REPO / "autograder" / "reference_fingerprints.json"  # never shipped
+
+
+def references() -> dict:
+    """function name -> the reference solution's fingerprint (written by `write`)."""
+    return json.loads(REFERENCES.read_text()) if REFERENCES.is_file() else {}
+
+
 MARKER = re.compile(r"^\s*### (BEGIN|END) SOLUTION\s*$")
 
 

@@ -126,7 +126,7 @@ dependencies = [{dependencies}]
 packages = ["rnncourse", "rnncourse.probes"]
 
 [tool.setuptools.package-data]
-rnncourse = ["known_mistakes.json", "reference_fingerprints.json"]
+rnncourse = ["known_mistakes.json"]
 
 [tool.setuptools.data-files]
 "etc/jupyter/labconfig/page_config.d" = ["jupyter/lab/rnncourse-student.json"]

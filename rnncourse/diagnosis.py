@@ -7,11 +7,12 @@ probes; their fingerprints and one-sentence hints ship in
 `known_mistakes.json` (outputs only: no code, no solution, no hidden test).
 When a student's fingerprint matches a known mistake's, the test cell says so.
 
-A slip that is not in the bank can still be named by its *family*: the reference's
-probe results ship too (`reference_fingerprints.json`, numbers only), and a result
-that is the right one shifted by a step, with an extra or a missing step, reversed,
-with two dimensions swapped, scaled by a constant or in the wrong dtype is described
-as such.
+Where the grader's checker runs, a slip that is not in the bank can still be named by
+its *family*: the checker hands over the reference's probe results (`use_references`),
+and a result that is the right one shifted by a step, with an extra or a missing step,
+reversed, with two dimensions swapped, scaled by a constant or in the wrong dtype is
+described as such. Those results never ship to students: where a check feeds a function
+the probe's own input, a function could answer from them.
 
 The probe runs on the CPU in float64 (plus float32 where dtype matters), so a
 hint is the same on every grader, with or without a GPU. A hint only ever adds
@@ -31,7 +32,6 @@ from rnncourse import probes
 from rnncourse.observing import silenced
 
 KNOWN_MISTAKES = "known_mistakes.json"
-REFERENCE_FINGERPRINTS = "reference_fingerprints.json"
 # ---------------------------------------------------------------------------
 # Probes: function name -> probe(fn) -> tuple of tensors, one module per exercise
 # (rnncourse/probes/<notebook>.py, found by that rule)
@@ -91,28 +91,29 @@ def same_fingerprint(a: list[dict], b: list[dict]) -> bool:
     return True
 
 
-def _shipped(filename: str) -> dict:
-    path = resources.files("rnncourse") / filename
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
 @cache
 def known_mistakes() -> dict:
     """function name -> list of {"mistakes", "hint", "fingerprint"}, from the shipped file."""
-    return _shipped(KNOWN_MISTAKES)
+    path = resources.files("rnncourse") / KNOWN_MISTAKES
+    return json.loads(path.read_text()) if path.is_file() else {}
 
 
-@cache
-def reference_fingerprints() -> dict:
-    """function name -> the reference solution's fingerprint, from the shipped file."""
-    return _shipped(REFERENCE_FINGERPRINTS)
+# function name -> the reference solution's fingerprint: empty unless the grader's checker
+# handed them over (autograder/checker.py), so empty in every student's kernel.
+_REFERENCES: dict[str, list[dict]] = {}
+
+
+def use_references(references: dict) -> None:
+    """Name families of slips against these reference fingerprints (the checker's call)."""
+    _REFERENCES.clear()
+    _REFERENCES.update(references)
 
 
 def diagnose(name: str, fn: Callable) -> str | None:
     """The hint of the known mistake whose fingerprint `fn` matches, else a description
     of its slip if it belongs to a family (see `family`), or None."""
     entries = known_mistakes().get(name, [])
-    right = reference_fingerprints().get(name)
+    right = _REFERENCES.get(name)
     if not entries and not right:
         return None
     found = fingerprint(name, fn)

@@ -534,3 +534,71 @@ def test_checks_that_lend_hidden_models_cannot_be_skipped_by_hiding_output(tmp_p
         rows = {row["student_id"]: row for row in csv.DictReader(f)}
     assert float(rows["no-display"]["score"]) == 0
     assert float(rows["reference"]["score"]) == EXERCISE_SPECS[assignment].points
+
+
+# The reference's probe results (what names a slip's family in a hint) must stay with the
+# grader: exercise 2's visible check feeds rnn_forward the probe's own input, so a function
+# that found them could pass that check without computing anything.
+ANSWERS_FROM_THE_PROBES = '''
+def rnn_forward(x, W_ih, W_hh, b, h0=None):
+    """Computes nothing: answers from the reference's probe results wherever found."""
+    import json
+
+    found = {}
+    try:
+        from rnncourse import diagnosis
+
+        found = diagnosis.reference_fingerprints()
+    except Exception:
+        pass
+    for path in PLACES:
+        try:
+            found = found or json.loads(open(path).read())
+        except OSError:
+            pass
+    if "rnn_forward" in found:
+        results = [
+            torch.tensor(r["values"], dtype=torch.float64).reshape(r["shape"])
+            for r in found["rnn_forward"]
+        ]
+        if x.shape == results[4].shape and torch.allclose(x.cpu().double(), results[4]):
+            pair = results[0:2] if h0 is not None else results[2:4]
+            return tuple(r.to(x.dtype).to(x.device) for r in pair)
+    return x.new_zeros(*x.shape[:2], W_hh.shape[0]), x.new_zeros(x.shape[0], W_hh.shape[0])
+'''
+ZEROS = """
+def rnn_forward(x, W_ih, W_hh, b, h0=None):
+    return x.new_zeros(*x.shape[:2], W_hh.shape[0]), x.new_zeros(x.shape[0], W_hh.shape[0])
+"""
+STATES_ONE_STEP_LATE = """
+def rnn_forward(x, W_ih, W_hh, b, h0=None):
+    h = x.new_zeros(x.shape[0], W_hh.shape[0]) if h0 is None else h0
+    states = []
+    for x_t in x.unbind(dim=1):
+        states.append(h)
+        h = rnn_cell(x_t, h, W_ih, W_hh, b)
+    return torch.stack(states, dim=1), h
+"""
+
+
+def test_no_function_can_answer_from_the_probes_results_and_families_reach_feedback(tmp_path):
+    """Graded through the real pipeline: the lookup scores exactly as its fallback, and the
+    family of a slip outside the bank is named in the graded feedback, where the checker
+    holds the reference's probe results."""
+    places = [
+        str(pipeline.REPO / "rnncourse" / "reference_fingerprints.json"),
+        str(pipeline.REPO / "autograder" / "reference_fingerprints.json"),
+    ]
+    lookup = ANSWERS_FROM_THE_PROBES.replace("PLACES", repr(places))
+    subs, out = tmp_path / "in", tmp_path / "out"
+    for student, code in (("lookup", lookup), ("zeros", ZEROS), ("late", STATES_ONE_STEP_LATE)):
+        notebook = student_notebook("02-bptt", "bptt", {"rnn_forward": code})
+        write_submission(subs, student, "02-bptt", "bptt", notebook)
+    pipeline.grade("02-bptt", subs, out, limits=LIMITS)
+    with open(out / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    cell = "bptt:test_rnn_forward"
+    assert float(rows["zeros"][cell]) < 6
+    assert rows["lookup"][cell] == rows["zeros"][cell]
+    feedback = (out / "feedback" / "late" / "02-bptt" / "bptt.html").read_text()
+    assert "one step late along dimension 1" in html.unescape(feedback)
