@@ -10,6 +10,7 @@ solution notebook (`reference`), never copied here: the reference is written onc
 """
 
 import ast
+import functools
 import importlib
 import io
 import json
@@ -44,19 +45,28 @@ def reference(notebook: str, name: str) -> str:
     """The reference solution's `def name` (or `class name`), read from the solution
     notebook `notebook` (course.toml), without its docstrings, comments and solution
     markers: the code that the known mistakes edit, written once, in the notebook."""
+    for source, tree in _solution_code(notebook):
+        for node in tree.body:
+            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
+                return "\n" + _without_comments(_lines_of(source, node)) + "\n"
+    raise KeyError(f"no function or class {name!r} in the solution notebook {notebook}")
+
+
+@functools.cache
+def _solution_code(notebook: str) -> list[tuple[str, ast.Module]]:
+    """(source, syntax tree) of each code cell of a solution notebook but its tests (read
+    once: a bank of mistakes asks for several of its functions)."""
     from autograder.config import SOLUTIONS
     from autograder.course import chapters
 
     (slug,) = [c.slug for c in chapters() if c.notebook == notebook]
     cells = json.loads((SOLUTIONS / slug / f"{notebook}.ipynb").read_text())["cells"]
-    for cell in cells:
-        if cell["cell_type"] != "code" or cell["metadata"].get("nbgrader", {}).get("grade"):
-            continue
-        source = "".join(cell["source"])
-        for node in ast.parse(source).body:
-            if isinstance(node, ast.FunctionDef | ast.ClassDef) and node.name == name:
-                return "\n" + _without_comments(_lines_of(source, node)) + "\n"
-    raise KeyError(f"no function or class {name!r} in solutions/{slug}/{notebook}.ipynb")
+    sources = [
+        "".join(cell["source"])
+        for cell in cells
+        if cell["cell_type"] == "code" and not cell["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    return [(source, ast.parse(source)) for source in sources]
 
 
 def _lines_of(source: str, node) -> list[str]:
