@@ -9,7 +9,7 @@ each is parsed once per process.
 This module holds what the chapter and the exercise share: loading the soprano lines,
 a token vocabulary with ids for unknown tokens and for the end of a melody, a piano-roll
 plot and MIDI output (written by music21 itself). Turning a melody into tokens and back
-is the reader's work (chapter 7 and its exercise).
+is the reader's work (Project A and its exercise).
 """
 
 import copy

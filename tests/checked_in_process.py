@@ -233,7 +233,7 @@ def _grade(assignment: str, notebook: str, nb: dict, record: Unchanged | None = 
 def _warm_up(assignment: str, notebook: str, reuse: bool) -> None:
     """Run once in each pool worker: grade the reference solution, so that what every
     notebook of the assignment pays once (imports, data files parsed and cached, such as
-    07's chorales) is paid before the worker forks a child per notebook; with `reuse`,
+    Project A's chorales) is paid before the worker forks a child per notebook; with `reuse`,
     record what its checks saw."""
     global _reference
     torch.set_num_threads(1)  # before any computation: a fork must not inherit OpenMP threads

@@ -1,4 +1,4 @@
-"""Probes of exercise 7 (Project A: composing melodies with an LSTM): see rnncourse/diagnosis.py."""
+"""Probes of Project A (composing melodies with an LSTM): see rnncourse/diagnosis.py."""
 
 import torch
 

@@ -1,4 +1,4 @@
-"""Probes of exercise 8 (Project B: comedy, history or tragedy?): see rnncourse/diagnosis.py."""
+"""Probes of Project B (comedy, history or tragedy?): see rnncourse/diagnosis.py."""
 
 import torch
 
