@@ -463,6 +463,19 @@ def _canaries(spec):
             lambda v, e, found, seen: seen == 2 * 2 * 3 * 4,
             spec,
         )
+    elif kind == "count_calls":
+        yield (
+            "torch.add",
+            (torch.randn(3), torch.randn(3)),
+            lambda v, e, found, seen: seen == {"total": 1, "leaving": 0},
+            spec,
+        )
+        yield (
+            "torch.Tensor.tolist",
+            (torch.randn(3),),
+            lambda v, e, found, seen: seen == {"total": 1, "leaving": 1},
+            spec,
+        )
     elif kind == "simulated_gpu" and not torch.cuda.is_available():
         from rnncourse.simulated_gpu import SimulatedCudaTensor
 

@@ -59,7 +59,10 @@ ATTRIBUTES = {
     "write_bytes": (None, "writes files by path"),
     "unlink": (None, "deletes files"),
     "rmtree": (None, "deletes files"),
+    "_C": (None, "reaches into PyTorch's internals (it can switch off what watches the code)"),
 }
+# The helper package's modules that watch code while it is graded: no answer needs them.
+INSTRUMENT_MODULES = {"rnncourse.observing", "rnncourse.remote", "rnncourse.wire"}
 
 
 def to_python(source: str) -> str:
@@ -114,6 +117,10 @@ def flags(student_cells: list[str], locked_cells: list[str]) -> list[str]:
         for node in ast.walk(tree):
             if isinstance(node, (ast.Import, ast.ImportFrom)):
                 for alias in node.names:
+                    module = getattr(node, "module", None) or ""
+                    full = f"{module}.{alias.name}" if module else alias.name
+                    if any(full == m or full.startswith(m + ".") for m in INSTRUMENT_MODULES):
+                        flag(f"imports {full}: reaches into the grader's instruments", node)
                     root = alias.name.split(".")[0]
                     if root in NAMES:
                         flag(f"imports {alias.name}: {NAMES[root]}", node)

@@ -263,6 +263,35 @@ class count_flops:
         self.total += int(observation) if isinstance(observation, int) else 0
 
 
+class count_calls(observing.RecordedMode, TorchFunctionMode):
+    """Count the torch calls made inside the block (functions, methods, indexing and
+    property reads alike): `with count_calls() as counter: ...`, then `counter.total`.
+    A loop over T steps makes at least T of them, a scan of depth log T about log T.
+    `counter.leaving` counts the calls that take values out of PyTorch (`.numpy()`,
+    `.tolist()`), where a loop would no longer be counted."""
+
+    LEAVING = {"numpy", "tolist", "__array__"}
+
+    def __init__(self):
+        super().__init__()
+        self.total, self.leaving = 0, 0
+
+    def spec(self):
+        return ["count_calls"]
+
+    def record(self, observation) -> None:
+        if isinstance(observation, dict):
+            for name in ("total", "leaving"):
+                count = observation.get(name, 0)
+                setattr(self, name, getattr(self, name) + (count if isinstance(count, int) else 0))
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        if not observing.ON_THE_WIRE[0]:
+            self.total += 1
+            self.leaving += getattr(func, "__name__", "") in self.LEAVING
+        return func(*args, **(kwargs or {}))
+
+
 def is_instance(value, classes) -> bool:
     """isinstance; while work is graded, a value of the student's may live in their
     kernel (autograder/checker.py), and the kernel is asked."""

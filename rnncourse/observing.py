@@ -15,9 +15,23 @@ import warnings
 INSTRUMENTED_CALLS = [0]
 # Instruments active now, outermost first, as (spec, owner): the spec says what to set
 # up in the student's process (["forbid", [names]], ["no_autograd"], ["simulated_gpu"],
-# ["count_matmuls", {name: tensor}], ["count_flops"]); the owner's `record` receives
-# what that instrument observed there (counts), if anything.
+# ["count_matmuls", {name: tensor}], ["count_flops"], ["count_calls"]); the owner's
+# `record` receives what that instrument observed there (counts), if anything.
 ACTIVE: list[tuple[list, object]] = []
+
+
+# Inside a call to the grader (values on their way to the other process): the call counter
+# does not count the encoding, which a student's code in one process would not do.
+ON_THE_WIRE = [0]
+
+
+@contextlib.contextmanager
+def on_the_wire():
+    ON_THE_WIRE[0] += 1
+    try:
+        yield
+    finally:
+        ON_THE_WIRE[0] -= 1
 
 
 @contextlib.contextmanager

@@ -21,11 +21,17 @@ import socket
 
 import torch
 
-from rnncourse import wire
+from rnncourse import observing, wire
 
 # Imported now, in the warm process the kernel is forked from: a student's later
 # `sys.modules` edits cannot take the instruments away.
-from rnncourse.checks import count_flops, count_matmuls, forbid_autograd, forbid_torch_functions
+from rnncourse.checks import (
+    count_calls,
+    count_flops,
+    count_matmuls,
+    forbid_autograd,
+    forbid_torch_functions,
+)
 from rnncourse.simulated_gpu import on_device_of, simulated_gpu
 
 CHECKER_ENV = "RNNCOURSE_CHECKER"
@@ -543,15 +549,17 @@ class KernelPeer(Peer):
 
     def call_checker(self, handle, args, kwargs, op="call"):
         encoder = self.encoder()
-        header, blobs = wire.encode_message(
-            encoder, {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
-        )
+        with observing.on_the_wire():
+            header, blobs = wire.encode_message(
+                encoder, {"op": op, "target": handle.id}, args=list(args), kwargs=kwargs
+            )
         reply, data = self.request(header, blobs)
         if "error" in reply and "value" not in reply:  # it failed before it could answer
             raise remote_exception(reply["error"])
-        decoder = KernelDecoder(self, reply, data, encoder.outbound)
-        value = decoder.decode(reply.get("value"))
-        apply_changes(encoder.outbound, decoder.decode(reply.get("copyback", [])))
+        with observing.on_the_wire():
+            decoder = KernelDecoder(self, reply, data, encoder.outbound)
+            value = decoder.decode(reply.get("value"))
+            apply_changes(encoder.outbound, decoder.decode(reply.get("copyback", [])))
         if "error" in reply:
             raise remote_exception(reply["error"])
         if isinstance(reply.get("graph"), int):
@@ -652,6 +660,8 @@ def _observation(instrument):
         return {str(k): int(v) for k, v in instrument.counts.items()}
     if isinstance(instrument, count_flops):
         return int(instrument.total)
+    if isinstance(instrument, count_calls):
+        return {"total": int(instrument.total), "leaving": int(instrument.leaving)}
     return None
 
 
@@ -663,6 +673,8 @@ def _instrument(spec):
         return count_matmuls(**{str(k): v for k, v in spec[1].items()})
     if kind == "count_flops":
         return count_flops()
+    if kind == "count_calls":
+        return count_calls()
     if kind == "no_autograd":
         return forbid_autograd()
     if kind == "simulated_gpu":

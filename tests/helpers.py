@@ -36,6 +36,10 @@ EXAMPLES = {
 }
 
 
+def load(path: Path) -> dict:
+    return json.loads(Path(path).read_text())
+
+
 DEFINITIONS = ast.FunctionDef | ast.ClassDef
 
 
@@ -61,10 +65,6 @@ EXERCISE_SPECS = {
     )
     for c in chapters()
 }
-
-
-def load(path: Path) -> dict:
-    return json.loads(Path(path).read_text())
 
 
 def solution_cells(assignment: str, notebook: str) -> dict[str, str]:

@@ -10,6 +10,7 @@ from rnncourse.checks import (
     CheckFailed,
     Checks,
     autograd_derivative,
+    count_calls,
     expect_close,
     expect_finite,
     expect_tensor,
@@ -213,3 +214,42 @@ def test_progress_prints_a_line_at_each_quarter_and_says_when_done(capsys):
         "1500/1500",
     ]
     assert lines[1].endswith("; note") and lines[-1].endswith("done")
+
+
+def test_call_counter_tells_a_loop_over_time_from_a_scan():
+    """`count_calls` (exercise 7's log-depth checks): a loop makes at least T torch calls,
+    a scan a few per pass, and a loop moved to NumPy shows as leaving PyTorch."""
+
+    def loop(a, b):
+        h, out = torch.zeros_like(b[0]), []
+        for t in range(a.shape[0]):
+            h = a[t] * h + b[t]
+            out.append(h)
+        return torch.stack(out)
+
+    def scan(a, b):
+        shift = 1
+        while shift < a.shape[0]:
+            b = torch.cat([b[:shift], a[shift:] * b[:-shift] + b[shift:]])
+            a = torch.cat([a[:shift], a[shift:] * a[:-shift]])
+            shift *= 2
+        return b
+
+    def numpy_loop(a, b):
+        a, b = a.numpy(), b.numpy().copy()
+        for t in range(1, len(b)):
+            b[t] += a[t] * b[t - 1]
+        return torch.from_numpy(b)
+
+    def calls(fn, steps):
+        a, b = torch.rand(steps, 3), torch.randn(steps, 3)
+        with count_calls() as counter:
+            fn(a, b)
+        return counter.total, counter.leaving
+
+    assert calls(loop, 256)[0] >= 256 * 3
+    assert calls(scan, 4096)[0] <= 2 * calls(scan, 64)[0]
+    a, b = torch.rand(9, 2), torch.randn(9, 2)
+    assert torch.allclose(scan(a, b), loop(a, b), atol=1e-6)
+    assert calls(numpy_loop, 64)[1] == 2
+    assert calls(scan, 64)[1] == 0

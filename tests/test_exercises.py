@@ -291,6 +291,8 @@ CHECKS_ADDED = {
 def test_the_checker_keeps_every_honest_per_cell_score(graded_class, mistakes_graded, assignment):
     """Moving the checks out of the kernel changes no honest grade: reference,
     alternatives and each known mistake earn, cell by cell, what they earned before."""
+    if assignment not in IN_KERNEL:
+        pytest.skip(f"{assignment} was written after the checker: never graded in the kernel")
     rows, _ = graded_class(assignment)
     before = IN_KERNEL[assignment]
     # Every mistake of then is still in the bank (mistakes and cells added since, which

@@ -602,3 +602,59 @@ def test_no_function_can_answer_from_the_probes_results_and_families_reach_feedb
     assert rows["lookup"][cell] == rows["zeros"][cell]
     feedback = (out / "feedback" / "late" / "02-bptt" / "bptt.html").read_text()
     assert "one step late along dimension 1" in html.unescape(feedback)
+
+
+# Exercise 7 counts the torch calls a scan makes, in the student's process, to tell a
+# loop over time from a scan of depth log T. Three ways a loop could try to hide there.
+LOOP_BODY = """
+    h, states = h0, []
+    for t in range(a.shape[1]):
+        h = a[:, t] * h + b[:, t]
+        states.append(h)
+    return torch.stack(states, dim=1)
+"""
+HIDDEN_LOOPS = {
+    # PyTorch's own switch for every function mode: the counter sees nothing.
+    "switched-off": "def parallel_scan(a, b, h0):\n    with torch._C.DisableTorchFunction():"
+    + LOOP_BODY.replace("\n    ", "\n        "),
+    # The helper package's own pause (meant for values on their way to the grader).
+    "on-the-wire": "def parallel_scan(a, b, h0):\n    from rnncourse import observing\n\n"
+    "    with observing.on_the_wire():" + LOOP_BODY.replace("\n    ", "\n        "),
+    # The loop in NumPy: a handful of torch calls, whatever T.
+    "numpy": """
+def parallel_scan(a, b, h0):
+    a_, b_ = a.detach().cpu().numpy(), b.detach().cpu().numpy().copy()
+    h = h0.detach().cpu().numpy()
+    for t in range(a_.shape[1]):
+        h = a_[:, t] * h + b_[:, t]
+        b_[:, t] = h
+    return torch.from_numpy(b_).to(a.device)
+""",
+}
+
+
+def test_a_loop_hidden_from_the_call_counter_loses_the_points_or_is_flagged(tmp_path):
+    """Through the real pipeline: a loop in NumPy loses the log-depth check (and the
+    gradient and GPU checks) without a flag; a loop hidden from the counter by PyTorch's
+    switch or by the helper package's pause keeps those points but is flagged for a
+    person to read; the reference is neither."""
+    assignment, notebook = "07-linear-recurrences", "linear_recurrences"
+    subs, out = tmp_path / "in", tmp_path / "out"
+    write_submission(
+        subs, "reference", assignment, notebook, student_notebook(assignment, notebook)
+    )
+    for student, code in HIDDEN_LOOPS.items():
+        submission = student_notebook(assignment, notebook, {"parallel_scan": code})
+        write_submission(subs, student, assignment, notebook, submission)
+    pipeline.grade(assignment, subs, out, limits=LIMITS)
+    with open(out / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    cell = f"{notebook}:test_scan"
+    assert float(rows["reference"][cell]) == 7 and not rows["reference"]["flags"]
+    assert float(rows["numpy"][cell]) <= 7 - 2 and not rows["numpy"]["flags"]
+    assert "torch._C" in rows["switched-off"]["flags"]
+    assert "rnncourse.observing" in rows["on-the-wire"]["flags"]
+    feedback = html.unescape(
+        (out / "feedback" / "numpy" / assignment / f"{notebook}.html").read_text()
+    )
+    assert "takes values out of PyTorch" in feedback
