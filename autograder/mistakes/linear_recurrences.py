@@ -106,8 +106,7 @@ def linear_recurrence(a, b, h0):
         _SCAN,
         "a[:, :1] * h0[:, None] + b[:, :1]",
         "b[:, :1]",
-        "fold h0 into the first step (b_1 + a_1 h0) before the passes: your states start "
-        "from 0",
+        "fold h0 into the first step (b_1 + a_1 h0) before the passes: your states start from 0",
     ),
     edited(
         "scan_exclusive",
