@@ -42,3 +42,20 @@ class FixedLogitsModel(nn.Module):
         if h is None:
             h = torch.zeros(1, batch, 1, dtype=logits.dtype, device=x.device)
         return logits, h
+
+
+class AttentionDecoder(nn.Module):
+    """The parts of chapter 7's decoder, with no forward of its own (exercise 7 writes the
+    step): an embedding of the previous token, additive attention over the encoder's
+    outputs (`W_q` for the query, the previous state; `W_k` for the keys; `v` scores), a
+    GRU cell that reads [embedding; context], and an output layer that reads
+    [new state; context]."""
+
+    def __init__(self, vocab, embed, hidden, encoder_size, attention_size):
+        super().__init__()
+        self.embedding = nn.Embedding(vocab, embed)
+        self.W_q = nn.Linear(hidden, attention_size, bias=False)
+        self.W_k = nn.Linear(encoder_size, attention_size, bias=False)
+        self.v = nn.Linear(attention_size, 1, bias=False)
+        self.cell = nn.GRUCell(embed + encoder_size, hidden)
+        self.out = nn.Linear(hidden + encoder_size, vocab)
