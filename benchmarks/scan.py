@@ -1,9 +1,9 @@
-"""Benchmark: chapter 7's three scans (the loop, Hillis-Steele, chunked), on this machine.
+"""Benchmark: chapter 8's three scans (the loop, Hillis-Steele, chunked), on this machine.
 
     .venv/bin/python benchmarks/scan.py [--quick] [--repeats 7] [--threads N]
 
 The scans are not copied here: the script reads the chapter's page
-(book/07-linear-recurrences/linear-recurrences.md) with MyST-NB's reader, takes the code
+(book/08-linear-recurrences/linear-recurrences.md) with MyST-NB's reader, takes the code
 cell whose first line is `# The three scans of this chapter ...` and runs it, so that it
 measures exactly the book's `sequential_scan`, `hillis_steele_scan` and `chunked_scan`
 (the chunked scan choosing its own chunk length, as in the book).
@@ -36,7 +36,7 @@ import torch
 from myst_nb.core.read import read_myst_markdown_notebook
 
 REPO = Path(__file__).resolve().parent.parent
-PAGE = REPO / "book" / "07-linear-recurrences" / "linear-recurrences.md"
+PAGE = REPO / "book" / "08-linear-recurrences" / "linear-recurrences.md"
 MARKER = "# The three scans of this chapter"
 SCANS = ("sequential_scan", "hillis_steele_scan", "chunked_scan")
 
@@ -111,7 +111,7 @@ def main() -> None:
         raise SystemExit(f"the book's scans disagree in float64: largest difference {error:.1e}")
     lengths, sizes = QUICK_GRID if args.quick else FULL_GRID
     threads = torch.get_num_threads()
-    print(f"chapter 7's scans from {PAGE.relative_to(REPO)}; agree in float64 to {error:.1e}")
+    print(f"chapter 8's scans from {PAGE.relative_to(REPO)}; agree in float64 to {error:.1e}")
     print(f"torch {torch.__version__}, CPU, {threads} thread(s), float32, (T, N) tensors")
     print(
         f"{'T':>5s} {'N':>5s} {'chunk':>5s} {'rounds':>6s} {'loop ms':>9s} {'H-S ms':>9s} "

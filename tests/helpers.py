@@ -31,8 +31,8 @@ EXAMPLES = {
     "04-lstm-gru": (("gru_cell", "test_gru_cell"), "gru_cell: 7 of 7 points"),
     "05-esn": (("fit_readout", "test_fit_readout"), "fit_readout: 5 of 5 points"),
     "06-clockwork": (("clockwork_step", "test_step"), "clockwork_step: 9 of 9 points"),
-    "08-music": (("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"),
-    "09-plays": (("average_embeddings", "test_average"), "average_embeddings: 6 of 6 points"),
+    "09-music": (("sample_melody", "test_sample"), "sample_melody: 6 of 6 points"),
+    "10-plays": (("average_embeddings", "test_average"), "average_embeddings: 6 of 6 points"),
 }
 
 

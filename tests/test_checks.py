@@ -217,7 +217,7 @@ def test_progress_prints_a_line_at_each_quarter_and_says_when_done(capsys):
 
 
 def test_call_counter_tells_a_loop_over_time_from_a_scan():
-    """`count_calls` (exercise 7's log-depth checks): a loop makes at least T torch calls,
+    """`count_calls` (exercise 8's log-depth checks): a loop makes at least T torch calls,
     a scan a few per pass, and a loop moved to NumPy shows as leaving PyTorch."""
 
     def loop(a, b):

@@ -45,16 +45,16 @@ def test_a_new_chapter_is_one_entry(tmp_path):
     manifest = tmp_path / "course.toml"
     manifest.write_text(
         course.MANIFEST.read_text()
-        + '\n[[chapter]]\nslug = "10-new"\ntitle = "New"\npart = "Projects"\n'
-        'page = "10-new/new"\nnotebook = "new"\npoints = 10\noutcomes = "do new things"\n'
+        + '\n[[chapter]]\nslug = "11-new"\ntitle = "New"\npart = "Projects"\n'
+        'page = "11-new/new"\nnotebook = "new"\npoints = 10\noutcomes = "do new things"\n'
         'reading = "5 min"\nexercise = "10 min"\n'
     )
     toc = course.table_of_contents(manifest)
     assert toc.endswith(
-        "      - file: book/10-new/new\n        sections:\n          - file: exercises/10-new/new\n"
+        "      - file: book/11-new/new\n        sections:\n          - file: exercises/11-new/new\n"
     )
     assert toc.count("caption: Projects") == 1
-    assert course.chapter_table(manifest).endswith("| 10. New | do new things | 5 min | 10 min |")
+    assert course.chapter_table(manifest).endswith("| 11. New | do new things | 5 min | 10 min |")
 
 
 def test_known_mistakes_edit_the_reference_read_from_its_notebook():

@@ -604,7 +604,7 @@ def test_no_function_can_answer_from_the_probes_results_and_families_reach_feedb
     assert "one step late along dimension 1" in html.unescape(feedback)
 
 
-# Exercise 7 counts the torch calls a scan makes, in the student's process, to tell a
+# Exercise 8 counts the torch calls a scan makes, in the student's process, to tell a
 # loop over time from a scan of depth log T. Three ways a loop could try to hide there.
 LOOP_BODY = """
     h, states = h0, []
@@ -638,7 +638,7 @@ def test_a_loop_hidden_from_the_call_counter_loses_the_points_or_is_flagged(tmp_
     gradient and GPU checks) without a flag; a loop hidden from the counter by PyTorch's
     switch or by the helper package's pause keeps those points but is flagged for a
     person to read; the reference is neither."""
-    assignment, notebook = "07-linear-recurrences", "linear_recurrences"
+    assignment, notebook = "08-linear-recurrences", "linear_recurrences"
     subs, out = tmp_path / "in", tmp_path / "out"
     write_submission(
         subs, "reference", assignment, notebook, student_notebook(assignment, notebook)

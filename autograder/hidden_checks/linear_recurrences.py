@@ -1,4 +1,4 @@
-"""Hidden checks for exercise 7 (linear recurrences, the parallel scan, minGRU).
+"""Hidden checks for exercise 8 (linear recurrences, the parallel scan, minGRU).
 
 Oracles, independent of the reference solution: the recurrence unrolled into its closed
 form (a sum of products of gates) for short sequences, and the definition step by step

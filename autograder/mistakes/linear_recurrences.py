@@ -1,4 +1,4 @@
-"""Chapter 7 (linear recurrences, the parallel scan, minGRU): known mistakes and correct
+"""Chapter 8 (linear recurrences, the parallel scan, minGRU): known mistakes and correct
 alternatives."""
 
 from autograder.mistakes import Mistake, edited, reference

@@ -1,4 +1,4 @@
-"""Probes of exercise 7 (linear recurrences, the parallel scan, minGRU): see
+"""Probes of exercise 8 (linear recurrences, the parallel scan, minGRU): see
 rnncourse/diagnosis.py."""
 
 import torch
