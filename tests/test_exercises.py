@@ -312,3 +312,28 @@ def test_the_checker_keeps_every_honest_per_cell_score(graded_class, mistakes_gr
         s: {c: p for c, p in points.items() if c in cells_then} for s, points in before.items()
     }
     assert now == before
+
+
+def test_the_oracles_lent_to_later_cells_pass_the_checks_of_their_own_cells():
+    """A cell graded with a lent oracle (exercises 7 and 8) must get a correct one. The
+    scans lent in exercise 8 earn full marks on the checks of the function they stand in
+    for (which compare with other oracles: the unrolled sum, the step-by-step logs); the
+    GRU update written out for exercise 7's decoder step equals PyTorch's GRUCell."""
+    import torch
+
+    from autograder.hidden_checks import linear_recurrences as scans
+    from autograder.hidden_checks import seq2seq
+    from rnncourse.checks import Checks
+
+    for checks_of, oracle in (
+        (scans.scan_checks, scans.blelloch_scan),
+        (scans.log_scan_checks, scans.log_scan_by_doubling),
+    ):
+        checks = Checks(oracle.__name__, points=1)
+        checks_of(checks, oracle)
+        points, lines = checks.report()
+        assert points == 1, "\n".join(lines)
+    torch.manual_seed(0)
+    cell = torch.nn.GRUCell(5, 3).double()
+    x, h = torch.randn(4, 5, dtype=torch.float64), torch.randn(4, 3, dtype=torch.float64)
+    torch.testing.assert_close(seq2seq.gru_by_hand(cell, x, h), cell(x, h), rtol=1e-12, atol=1e-12)
