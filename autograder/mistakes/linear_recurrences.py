@@ -127,18 +127,13 @@ def linear_recurrence(a, b, h0):
         "when T is not a power of two, log2(T) rounded down passes are too few: keep "
         "doubling the shift while it is below T",
     ),
-    Mistake(
+    edited(
         "scan_loop_over_time",
         "parallel_scan",
         "test_scan",
-        """
-def parallel_scan(a, b, h0):
-    h, states = h0, []
-    for t in range(a.shape[1]):
-        h = a[:, t] * h + b[:, t]
-        states.append(h)
-    return torch.stack(states, dim=1)
-""",
+        _RECURRENCE,  # the step-by-step reference, under the scan's name
+        "def linear_recurrence(",
+        "def parallel_scan(",
         "a loop over time takes T sequential steps: a scan combines all positions at once, "
         "in log2(T) passes",
     ),
