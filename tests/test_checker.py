@@ -488,3 +488,17 @@ def test_a_hostile_repr_reaches_the_report_as_one_short_line(kernel):
     peer = kernel(namespace)
     text = repr(checker.StudentNamespace(lambda: peer)["make"]())
     assert len(text) <= 80 and "\n" not in text and "\x1b" not in text
+
+
+def test_the_call_counter_has_canaries_that_catch_it_switched_off(kernel, monkeypatch):
+    """`count_calls` (exercise 8's log depth) counts in the student's process, so the
+    checker mixes in canaries: an honest counter passes them, one switched off fails both.
+    (What it counts, through the real pipeline: tests/test_hostile.py.)"""
+    peer = kernel({"matmul": torch.matmul})
+    peer.canaries([["count_calls"]])
+    assert peer.tampered == []
+    import contextlib
+
+    monkeypatch.setattr(remote, "_instrument", lambda spec: contextlib.nullcontext())
+    peer.canaries([["count_calls"]])
+    assert len(peer.tampered) == 2  # both of its canaries (torch.add, Tensor.tolist) missed
