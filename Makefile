@@ -37,8 +37,9 @@ book: student-edition
 	$(BIN)/jupyter-book build --warningiserror --nitpick --keep-going $(REWRITE_ALL) .
 	touch $(BUILT)
 
+# Two test processes (pytest-xdist); tests/conftest.py says how the tests are shared out.
 test: book
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 # On a machine with CUDA: every exercise's hidden checks (references and a sample of known
 # mistakes, through the real pipeline) and every chapter's code on the GPU, with a short

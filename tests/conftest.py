@@ -1,7 +1,10 @@
 """Shared fixtures: one graded class per assignment, graded once through the real pipeline;
-a kernel thread to talk to through the checker's protocol."""
+a kernel thread to talk to through the checker's protocol. And how `make test` splits the
+suite between two processes (pytest-xdist, `--dist loadgroup`): see
+`pytest_collection_modifyitems`."""
 
 import csv
+import re
 import socket
 import threading
 from pathlib import Path
@@ -22,7 +25,10 @@ from rnncourse import remote  # noqa: E402
 
 def grade_class(assignment: str, subs: Path, out: Path) -> dict:
     """Grade a class of submissions for `assignment`: the reference, correct alternatives,
-    the release, a sample of known mistakes, and broken or tampered notebooks.
+    the release, a sample of known mistakes, and broken or tampered notebooks. (That a
+    notebook graded twice gets the same grades is proven by the sampled mistakes, graded
+    here and again in `mistakes_graded`, and by test_exercises.py's
+    test_parallel_grading_gives_the_same_grades_as_sequential.)
     Returns the rows of grades.csv by student id."""
     spec = EXERCISE_SPECS[assignment]
     notebook = spec.notebook
@@ -40,29 +46,82 @@ def grade_class(assignment: str, subs: Path, out: Path) -> dict:
             f"mistake.{mistake.name}",
             student_notebook(assignment, notebook, {mistake.function: mistake.code}),
         )
-    # The same notebooks again, in other kernels: grades must not depend on the run.
-    submit("again.reference", student_notebook(assignment, notebook))
-    last = mistakes[-1]
-    submit(
-        f"again.mistake.{last.name}",
-        student_notebook(assignment, notebook, {last.function: last.code}),
-    )
     # Broken and tampered submissions: graded, never fatal.
     submit("broken-json", '{"cells": [')
     (subs / "empty-folder" / assignment).mkdir(parents=True)
-    stripped = student_notebook(assignment, notebook)
-    stripped["cells"] = [
-        c for c in stripped["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")
-    ]
-    submit("deleted-test-cells", stripped)
+    # One notebook for two proofs (a kernel each would cost the suite ten): its test cells
+    # are deleted, and the pipeline must restore and run them; and one function is renamed,
+    # which must cost that function's own cell and no other.
     function, _ = spec.renamed
     renamed = f"def my_{function}(*args):\n    raise NotImplementedError\n"
-    submit("renamed-function", student_notebook(assignment, notebook, {function: renamed}))
+    tampered = student_notebook(assignment, notebook, {function: renamed})
+    tampered["cells"] = [
+        c for c in tampered["cells"] if not c["metadata"].get("nbgrader", {}).get("grade")
+    ]
+    submit("renamed-function-deleted-tests", tampered)
     (subs / "bad name!").mkdir()
 
     pipeline.grade(assignment, subs, out)
     with open(out / "grades.csv") as f:
         return {row["student_id"]: row for row in csv.DictReader(f)}
+
+
+# `make test` runs the suite in two processes (pytest-xdist, `-n 2`). Tests that share a
+# costly fixture run in the same process, so that it is built once: each module's tests
+# together (module fixtures: a graded class of hostile notebooks, a browser, the student
+# edition's virtual environment), and in test_exercises.py each assignment's tests
+# together (`graded_class`, `mistakes_graded`; their ids start with the assignment). A test
+# of SPREAD shares nothing costly: it goes to whichever process is free. The modules of
+# BROWSER drive Chromium: they run in one process, never two browsers at once (JupyterLab's
+# "Run All Cells" was lost when another Chromium was rendering the book).
+SPREAD = {"test_student_path.py", "test_diagnosis.py"}
+BROWSER = {"test_student_edition.py", "test_html_in_browser.py", "test_feedback_in_browser.py"}
+# The slowest groups, slowest first (each 25 s or more with one process on 2 cores, measured
+# Dec. 2026): started first, so that the two processes finish together.
+SLOWEST = [
+    "browser",
+    "test_exercises.py[10-plays",
+    "test_hostile.py",
+    "test_exercises.py[09-music",
+    "test_resume.py",
+    "test_exercises.py[06-clockwork",
+    "test_exercises.py[03-language-models",
+    "test_interrupt.py",
+    "test_forkserver.py",
+    "test_student_path.py::test_validate_passes_a_finished_exercise_and_fails_a_blank_one[10-plays]",
+    "test_exercises.py[05-esn",
+    "test_student_path.py::test_validate_passes_a_finished_exercise_and_fails_a_blank_one[09-music]",
+]
+
+
+def group_of(nodeid: str) -> str:
+    """The group a test runs in, from its id (tests/<module>::<name>[<parameters>])."""
+    module, _, name = nodeid.removeprefix("tests/").partition("::")
+    if module in SPREAD:
+        return f"{module}::{name}"
+    if module in BROWSER:
+        return "browser"
+    if module == "test_exercises.py" and "[" in name:
+        return module + "[" + re.split(r"[:\]]", name.partition("[")[2])[0]
+    return module
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slowest groups first; then each group's tests in their usual order."""
+    rank = {group: i for i, group in enumerate(SLOWEST)}
+    items.sort(key=lambda item: rank.get(group_of(item.nodeid), len(rank)))
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """xdist's scheduling by scope, with `group_of` as the scope and the order above."""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class ByGroup(LoadScopeScheduling):
+        def _split_scope(self, nodeid):  # the one method xdist's own groupings override
+            return group_of(nodeid)
+
+    config.option.loadscopereorder = False  # keep the order of pytest_collection_modifyitems
+    return ByGroup(config, log)
 
 
 @pytest.fixture(scope="session")
@@ -95,7 +154,10 @@ def mistakes_graded():
                 m.name: student_notebook(assignment, spec.notebook, {m.function: m.code})
                 for m in mistakes
             }
-            cache[assignment] = checked_in_process.grade_many(assignment, spec.notebook, notebooks)
+            # One worker: the suite's other process keeps the second core busy.
+            cache[assignment] = checked_in_process.grade_many(
+                assignment, spec.notebook, notebooks, workers=1
+            )
         return cache[assignment]
 
     return graded

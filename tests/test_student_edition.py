@@ -185,6 +185,7 @@ def student_python(edition, tmp_path_factory) -> Path:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, env=env)
     subprocess.run(
         [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
+        + ["--no-compile"]  # Python compiles what it imports; not all of torch up front
         + ["-r", "requirements.txt"],
         cwd=edition,
         check=True,
