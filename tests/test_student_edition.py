@@ -365,6 +365,20 @@ def jupyterlab(student_python, edition, tmp_path_factory):
         server.wait(timeout=30)
 
 
+def wait_for_a_ready_kernel(page, url: str, timeout: float = 120) -> None:
+    """Until the server has a kernel that is idle and connected to the page. The page's own
+    status indicator says idle before that; a "Run All Cells" clicked while the kernel is
+    still starting (seconds, on a busy machine) would be lost."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with urllib.request.urlopen(f"{url}/api/kernels?token={TOKEN}", timeout=5) as answer:
+            kernels = json.load(answer)
+        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
+            return
+        page.wait_for_timeout(500)  # the page keeps running meanwhile
+    pytest.fail(f"no kernel was idle and connected after {timeout:.0f} s: {kernels}")
+
+
 def run_all_cells(page) -> None:
     page.locator(".lm-MenuBar-itemLabel", has_text=re.compile(r"^Run$")).click()
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Run All Cells$")).click()
@@ -412,14 +426,14 @@ def test_jupyterlab_runs_an_exercise_and_shows_its_report(jupyterlab, tmp_path):
         page.set_default_timeout(60_000)
         page.on("pageerror", lambda error: errors.append(str(error)))
 
-        def local_only(route):
-            if route.request.url.startswith(url):
-                route.continue_()
-            else:
-                external.append(route.request.url)
-                route.abort()
+        def refuse(route):
+            external.append(route.request.url)
+            route.abort()
 
-        page.route("**/*", local_only)
+        # Only requests that leave the server are routed to Python (a pattern the browser
+        # matches itself): had every request waited for this thread, the page would stall
+        # whenever the test waits outside Playwright, and under load requests were lost.
+        page.route(re.compile("^(?!" + re.escape(url + "/") + ")"), refuse)
         page.goto(f"{url}/lab/tree/{notebook}?token={TOKEN}")
         page.locator(".jp-Notebook .jp-Cell").first.wait_for()
         page.locator(".jp-Notebook-ExecutionIndicator[data-status='idle']").first.wait_for()
@@ -436,6 +450,7 @@ def test_jupyterlab_runs_an_exercise_and_shows_its_report(jupyterlab, tmp_path):
         assert page.get_by_role("button", name="Validate").count() >= 1
         assert page.get_by_text("Create Assignment").count() == 0
 
+        wait_for_a_ready_kernel(page, url)
         run_all_cells(page)
         reports = wait_for_reports(page, graded, "not implemented yet")
         for n in points:
@@ -452,6 +467,7 @@ def test_jupyterlab_runs_an_exercise_and_shows_its_report(jupyterlab, tmp_path):
         page.locator(".jp-OutputArea-output", has_text="not implemented yet").first.wait_for(
             state="detached"
         )
+        wait_for_a_ready_kernel(page, url)
         run_all_cells(page)
         full = [f"{n:g} of {n:g} points" for n in points]
         reports = wait_for_reports(page, graded, " points")
