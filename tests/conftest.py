@@ -1,7 +1,6 @@
 """Shared fixtures: one graded class per assignment, graded once through the real pipeline;
-a kernel thread to talk to through the checker's protocol. And how `make test` splits the
-suite between two processes (pytest-xdist, `--dist loadgroup`): see
-`pytest_collection_modifyitems`."""
+a kernel thread to talk to through the checker's protocol. And how `make test` shares the
+suite out between two processes (pytest-xdist): see `group_of`."""
 
 import csv
 import re
@@ -72,8 +71,8 @@ def grade_class(assignment: str, subs: Path, out: Path) -> dict:
 # edition's virtual environment), and in test_exercises.py each assignment's tests
 # together (`graded_class`, `mistakes_graded`; their ids start with the assignment). A test
 # of SPREAD shares nothing costly: it goes to whichever process is free. The modules of
-# BROWSER drive Chromium: they run in one process, never two browsers at once (JupyterLab's
-# "Run All Cells" was lost when another Chromium was rendering the book).
+# BROWSER drive Chromium and a JupyterLab server: they run in one process, one browser at a
+# time, so that the page-timing tests do not compete with each other for the cores.
 SPREAD = {"test_student_path.py", "test_diagnosis.py"}
 BROWSER = {"test_student_edition.py", "test_html_in_browser.py", "test_feedback_in_browser.py"}
 # The slowest groups, slowest first (each 25 s or more with one process on 2 cores, measured

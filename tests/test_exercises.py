@@ -116,20 +116,6 @@ def test_broken_and_empty_submissions_score_zero_with_a_reason(graded_class, ass
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_deleted_test_cells_are_restored_and_run(graded_class, assignment):
-    """Every test cell was deleted: each one restored earns its points (but the renamed
-    function's, which test_a_missing_function_costs_its_own_cell_only is about)."""
-    rows, _ = graded_class(assignment)
-    spec = EXERCISE_SPECS[assignment]
-    renamed_cell = f"{spec.notebook}:{spec.renamed[1]}"
-    got = scores(assignment, rows["renamed-function-deleted-tests"])
-    assert rows["renamed-function-deleted-tests"]["status"] == "graded"
-    assert {c: p for c, p in got.items() if c != renamed_cell} == {
-        c: p for c, p in cells(assignment).items() if c != renamed_cell
-    }
-
-
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
 def test_invalid_student_folder_is_skipped(graded_class, assignment):
     rows, _ = graded_class(assignment)
     assert "bad name!" not in rows
@@ -179,11 +165,17 @@ def test_every_mistake_is_named_once_and_every_cell_has_some(assignment):
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_a_missing_function_costs_its_own_cell_only(graded_class, assignment):
+def test_deleted_test_cells_are_restored_and_a_missing_function_costs_its_own_cell_only(
+    graded_class, assignment
+):
+    """One notebook, every test cell deleted and one function renamed: each test cell is
+    restored and run, the renamed function's cell scores 0 and every other cell full."""
     rows, _ = graded_class(assignment)
+    row = rows["renamed-function-deleted-tests"]
+    assert row["status"] == "graded"
     spec = EXERCISE_SPECS[assignment]
     target = f"{spec.notebook}:{spec.renamed[1]}"
-    got = scores(assignment, rows["renamed-function-deleted-tests"])
+    got = scores(assignment, row)
     assert got[target] == 0
     full = cells(assignment)
     assert {c: p for c, p in got.items() if c != target} == {
