@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import torch
 
-from autograder import checker
+from autograder import checker, pipeline
 from autograder.protection import locked_cells_by_id
 from rnncourse import remote
 
@@ -279,7 +279,9 @@ def grade_many(
     pytest's has) hangs at its first parallel matmul. A worker warms up on the reference
     solution with one thread, then forks a child per notebook."""
     context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(["torch", "torch._dynamo", "autograder.checker", __name__])
+    # One fork server per process, whichever starts it first: the pipeline's workers
+    # (autograder/pipeline.py) fork from it too, so it preloads what both need.
+    context.set_forkserver_preload([*pipeline.WORKER_MODULES, __name__])
     jobs = [(assignment, notebook, nb) for nb in notebooks.values()]
     with context.Pool(
         workers, initializer=_warm_up, initargs=(assignment, notebook, reuse)
