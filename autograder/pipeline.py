@@ -23,6 +23,7 @@ import json
 import multiprocessing
 import os
 import re
+import select
 import shutil
 import signal
 import sys
@@ -367,13 +368,7 @@ def _warm_up(grader: int, environ: dict) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ.clear()
     os.environ.update(environ)
-    # The worker's parent is the fork server, which ends when the grading process ends
-    # (multiprocessing's pipe from the grader to the server closes); the worker ends with it.
-    die_with(os.getppid())
-    try:
-        os.kill(grader, 0)
-    except ProcessLookupError:  # the grader went before the worker started
-        os._exit(1)
+    die_with(grader)
     for name in WORKER_MODULES:
         importlib.import_module(name)
     import torch
@@ -383,26 +378,39 @@ def _warm_up(grader: int, environ: dict) -> None:
     torch.set_num_threads(int(environ.get("OMP_NUM_THREADS", "1")))
 
 
-def die_with(parent: int) -> None:
-    """End this process when `parent` ends, even by SIGKILL: on Linux the kernel sends it
-    SIGKILL then (PR_SET_PDEATHSIG); elsewhere a thread watches. Its own children (kernel
-    proxies, kernels) then see it go and end too (autograder/forkserver.py)."""
-    if sys.platform.startswith("linux"):
-        import ctypes
+def die_with(grader: int) -> None:
+    """End this process when the process `grader` ends, even by SIGKILL: a thread waits
+    for its end. (A worker's parent is the fork server, which outlives the grader as long
+    as workers hold its pipe open: PR_SET_PDEATHSIG on the parent would wait forever.) Its
+    own children (kernel proxies, kernels) then see it go and end too
+    (autograder/forkserver.py)."""
+    import threading
 
-        pr_set_pdeathsig = 1
-        ctypes.CDLL(None, use_errno=True).prctl(pr_set_pdeathsig, signal.SIGKILL)
-    else:
-        import threading
-
-        def watch():
-            while os.getppid() == parent:
-                time.sleep(1)
+    def watch():
+        try:
+            ended = os.pidfd_open(grader)  # Linux: readable once the process has ended
+        except ProcessLookupError:
             os._exit(1)
-
-        threading.Thread(target=watch, daemon=True).start()
-    if os.getppid() != parent:  # it went before we could ask
+        except (AttributeError, OSError):  # elsewhere: ask every second
+            while _alive(grader):
+                time.sleep(1)
+        else:
+            select.select([ended], [], [])
         os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="die-with-grader").start()
+    if not _alive(grader):  # it went before we could watch
+        os._exit(1)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
 
 
 class Interrupted(Exception):
