@@ -11,6 +11,7 @@ import hashlib
 import html
 import json
 import os
+import re
 
 import nbformat
 import pytest
@@ -312,8 +313,24 @@ for path in [{str(SECRET_FILE)!r}, {str(SOLUTION_FILE)!r}, "activations.ipynb"]:
     except OSError as error:
         print(error)
 """
+# The grading workers fork from multiprocessing's fork server, kernels from the kernel fork
+# server: a submission that finds their sockets could ask them for a process of the grader.
+REACH_FORK_SERVERS = """
+import socket
+bound = [line.split()[-1] for line in open("/proc/net/unix").read().splitlines()[1:]]
+servers = [path for path in bound if "pymp-" in path or "forkserver" in path]
+reached = []
+for path in servers:
+    try:
+        socket.socket(socket.AF_UNIX).connect(path)
+        reached.append(path)
+    except OSError:
+        pass
+print("fork server sockets seen:", len(servers), "reached:", len(reached), reached)
+"""
 # Without the sandbox these would really read the answers and write into the repository.
 if sandbox.unavailable_reason() is None:
+    CLASS["reach-the-fork-servers"] = (with_cell(REACH_FORK_SERVERS), FULL, True)
     CLASS["write-outside"] = (with_cell(WRITE_OUTSIDE), FULL, True)
     CLASS["read-hidden"] = (with_cell(READ_HIDDEN), FULL, True)
     CLASS["memory-hog"] = (with_cell("x = bytearray(4 * 2**30)"), FULL, False)
@@ -493,6 +510,18 @@ def test_the_students_process_never_holds_the_hidden_checks(graded):
     for page in (out / "feedback").rglob("*.html"):
         if page.parent.parent.name != "search-for-hidden":  # its own code names it
             assert MARKER not in page.read_text(), page
+
+
+def test_no_kernel_reaches_the_graders_fork_servers(graded):
+    """The sockets of the workers' fork server (in a 0700 folder of the grader's /tmp) and
+    of the kernel fork server: a kernel that connects to every one it can find among the
+    machine's Unix sockets reaches none (its /tmp is its own, its user another)."""
+    needs_sandbox()
+    _, out, *_ = graded
+    student = "reach-the-fork-servers"
+    page = html.unescape((out / "feedback" / student / A / f"{NB}.html").read_text())
+    seen = re.search(r"fork server sockets seen: (\d+) reached: 0 \[\]", page)
+    assert seen and int(seen[1]) >= 1, "the attack found no socket to try"  # else it proves nothing
 
 
 def test_cells_after_the_last_graded_one_are_not_run(graded):
