@@ -329,8 +329,9 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
     # may hold threads): a fresh interpreter that imports the grading code once and never
     # computes. Each worker then starts in milliseconds instead of importing for seconds,
     # and a process that grades several classes (a test suite) keeps the one server.
-    context = multiprocessing.get_context("forkserver")
-    context.set_forkserver_preload(WORKER_MODULES)  # (ignored once the server runs)
+    context = multiprocessing.get_context(WORKER_START)
+    if WORKER_START == "forkserver":
+        context.set_forkserver_preload(WORKER_MODULES)  # (ignored once the server runs)
     pool = ProcessPoolExecutor(
         max_workers=workers,
         mp_context=context,
@@ -352,6 +353,9 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+# How worker processes start (benchmarks/worker_start.py compares "spawn", a fresh
+# interpreter per worker that imports everything itself).
+WORKER_START = "forkserver"
 # What a worker imports before it grades: in the fork server, once.
 WORKER_MODULES = [
     "nbgrader.apps",
