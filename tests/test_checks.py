@@ -253,3 +253,36 @@ def test_call_counter_tells_a_loop_over_time_from_a_scan():
     assert torch.allclose(scan(a, b), loop(a, b), atol=1e-6)
     assert calls(numpy_loop, 64)[1] == 2
     assert calls(scan, 64)[1] == 0
+
+
+def test_the_plays_held_out_check_quotes_what_it_measures_and_fails_a_loop_that_does_not_learn():
+    """Exercise 10's held-out check quotes the reference's accuracy (about 0.44) and the
+    majority class's (0.34) in its messages: measured here as the check measures them (one
+    thread, as a grading kernel's checker on 2 cores). A known mistake that never resets
+    the gradients stays below the threshold."""
+    import torch.nn.functional as F
+    from torch import nn
+
+    from autograder.hidden_checks import plays
+    from autograder.mistakes import for_assignment, reference
+
+    def train_classifier(code):
+        namespace = {"torch": torch, "F": F, "nn": nn}
+        exec(code, namespace)
+        return namespace["train_classifier"]
+
+    mistake = next(m for m in for_assignment("10-plays")[0] if m.name == "plays_train_no_zero_grad")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        accuracy, majority = plays.held_out_accuracy(
+            train_classifier(reference("plays", "train_classifier"))
+        )
+        wrong, _ = plays.held_out_accuracy(train_classifier(mistake.code))
+    finally:
+        torch.set_num_threads(threads)
+    assert (round(accuracy, 2), round(majority, 2)) == (
+        plays.REFERENCE_ACCURACY,
+        plays.MAJORITY_ACCURACY,
+    )
+    assert wrong < plays.THRESHOLD < accuracy
