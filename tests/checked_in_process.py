@@ -10,7 +10,8 @@ and little more, where a kernel and nbgrader add several seconds.
 
 A graded cell whose check can only see what the reference solution showed it is not
 checked again: its points are the reference's (see `Unchanged`). That is what makes a
-known mistake in one function cheap when another cell trains a model for seconds.
+known mistake in one function cheap when another cell trains a model for seconds, or
+checks a later function with correct versions of the earlier ones lent in their place.
 """
 
 import contextlib
@@ -55,13 +56,17 @@ class Unchanged:
     cell gives the checker nothing new to see there, so the check (deterministic: the
     checker seeds every call) would give the reference's points again: they are reused.
     Fingerprints are conservative: a value they cannot read (a model object, a closure)
-    never matches, and its cell is checked."""
+    never matches, and its cell is checked.
+
+    A name the check lent a value of its own for the whole time it talked to the notebook
+    (`replaced(globals(), name=...)`, around every request) is left out: the notebook's
+    own value was never seen."""
 
     def __init__(self):
         self.seen: dict[str, tuple[dict, tuple[float, str]]] = {}
 
-    def record(self, grade_id, asked, namespace, before, outcome):
-        names = _closure(asked, namespace)
+    def record(self, grade_id, asked, namespace, before, outcome, lent=frozenset()):
+        names = _closure(asked, namespace, lent)
         self.seen[grade_id] = ({n: before.get(n, _MISSING) for n in names}, outcome)
 
     def outcome_if_unchanged(self, grade_id, namespace):
@@ -102,12 +107,13 @@ def _names_in(code) -> set[str]:
     return names
 
 
-def _closure(names, namespace) -> set[str]:
-    """`names`, and every name that the code of their values uses, transitively."""
+def _closure(names, namespace, lent=frozenset()) -> set[str]:
+    """`names`, and every name that the code of their values uses, transitively; `lent`
+    names, which the notebook's code could only find lent, neither, nor what they use."""
     seen, todo = set(), list(names)
     while todo:
         name = todo.pop()
-        if name in seen:
+        if name in seen or name in lent:
             continue
         seen.add(name)
         for code in _codes(namespace.get(name)):
@@ -160,16 +166,46 @@ def _fingerprint(value):
 
 
 class _RecordingPeer(remote.KernelPeer):
-    """A kernel peer that notes which names of the notebook the checker asks for."""
+    """A kernel peer that notes which names of the notebook the checker asks for, and
+    which names were lent (`self.lent`, the kernel peer's stack) during every request
+    that could read the namespace or run the notebook's code."""
+
+    BOOKKEEPING = ("lend", "unlend", "release", "done")
+
+    @staticmethod
+    def reads_the_notebook(message) -> bool:
+        """False for a request that cannot reach the notebook's names or code: bookkeeping,
+        and a call of a library function by name (such as the checker's canaries) with
+        no object of the notebook among its arguments."""
+        op = message.get("op")
+        if op in _RecordingPeer.BOOKKEEPING:
+            return False
+        target = message.get("target")
+        by_name = isinstance(target, dict) and target.get("t") == "ref"
+        return not (op == "call" and by_name and not _mentions_handle(message))
 
     def __init__(self, sock, namespace, asked: set):
         super().__init__(sock, namespace)
         self.asked = asked
+        self.always_lent: set[str] | None = None  # None: no request yet
 
     def handle_request(self, message, data):
-        if message.get("op") == "global":
+        op = message.get("op")
+        if op == "global":
             self.asked.add(str(message.get("name")))
+        if self.reads_the_notebook(message):
+            lent_now = set().union(*self.lent)
+            self.always_lent = lent_now if self.always_lent is None else self.always_lent & lent_now
         return super().handle_request(message, data)
+
+
+def _mentions_handle(value) -> bool:
+    """Whether an encoded message holds a handle (an object living in the notebook)."""
+    if isinstance(value, dict):
+        return value.get("t") == "handle" or any(_mentions_handle(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_mentions_handle(v) for v in value)
+    return False
 
 
 # The reference solution's checks, recorded by each pool worker's warm-up; the children
@@ -223,7 +259,8 @@ def _grade(assignment: str, notebook: str, nb: dict, record: Unchanged | None = 
             timings.append((grade_id, time.perf_counter() - start))
             graded[grade_id] = session.outcome(grade_id, float(meta["points"]))
             if record:
-                record.record(grade_id, asked, namespace, before, graded[grade_id])
+                lent = peer.always_lent or set()
+                record.record(grade_id, asked, namespace, before, graded[grade_id], lent)
     finally:
         sock.close()
         session.close()

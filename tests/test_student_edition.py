@@ -250,7 +250,11 @@ def test_release_runs_top_to_bottom_and_says_what_is_missing(
     chapter, release_run_in_the_edition, student_python
 ):
     """No cell raises, and every test cell prints its score (zero), says which function
-    is not written yet, and writes nothing to stderr (no warning before the functions exist)."""
+    is not written yet, and writes nothing to stderr (no warning before the functions
+    exist); `nbgrader validate` would list every test cell as failed (its own rule: a
+    score below the cell's points)."""
+    from nbgrader.utils import determine_grade
+
     path = release_run_in_the_edition / f"exercises/{chapter.slug}/{chapter.notebook}.run.ipynb"
     nb = nbformat.read(path, as_version=4)  # joins the stored lines of each output
     for cell in nb["cells"]:
@@ -259,6 +263,7 @@ def test_release_runs_top_to_bottom_and_says_what_is_missing(
         meta = cell["metadata"].get("nbgrader", {})
         if not meta.get("grade"):
             continue
+        assert determine_grade(cell) == (0, meta["points"]), meta["grade_id"]
         text = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
         assert f"0 of {meta['points']:g} points" in text, (meta["grade_id"], text)
         assert "not implemented yet" in text, (meta["grade_id"], text)
