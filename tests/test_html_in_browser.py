@@ -324,24 +324,38 @@ def test_toc_lists_pages():
     assert len(PAGES) > 1 and PAGES[0] == "book/intro", PAGES
 
 
+@pytest.fixture(scope="module")
+def checked_pages(browser, base_url):
+    """checked_pages(page) -> {"reading": problems, "images": problems}: each page opened
+    once, in a fresh tab, for both tests below."""
+    found = {}
+
+    def check(page):
+        if page not in found:
+            with open_tab(browser, base_url) as tab:
+                load(tab, f"{base_url}/{page}.html")
+                screenshot(tab, SCREENSHOTS / f"{page}.png")
+                reading = missing_from_navigation(tab) + broken_links(tab, base_url)
+                reading += unrendered_math(tab)
+                images = images_without_alt_text(tab)  # before the search moves the tab
+                reading += not_found_by_search(tab, base_url, page)
+                reading += tab.errors
+                reading += [f"fetched from the internet (blocked): {url}" for url in tab.external]
+            found[page] = {"reading": reading, "images": images}
+        return found[page]
+
+    return check
+
+
 @pytest.mark.parametrize("page", PAGES)
-def test_page_reads_well_in_the_browser(page, browser, base_url):
-    with open_tab(browser, base_url) as tab:
-        load(tab, f"{base_url}/{page}.html")
-        screenshot(tab, SCREENSHOTS / f"{page}.png")
-        problems = missing_from_navigation(tab) + broken_links(tab, base_url)
-        problems += unrendered_math(tab)
-        problems += not_found_by_search(tab, base_url, page)
-        problems += tab.errors
-        problems += [f"fetched from the internet (blocked): {url}" for url in tab.external]
+def test_page_reads_well_in_the_browser(page, checked_pages):
+    problems = checked_pages(page)["reading"]
     assert not problems, f"{page}.html:\n  " + "\n  ".join(problems)
 
 
 @pytest.mark.parametrize("page", PAGES)
-def test_images_have_alt_text(page, browser, base_url):
-    with open_tab(browser, base_url) as tab:
-        load(tab, f"{base_url}/{page}.html")
-        problems = images_without_alt_text(tab)
+def test_images_have_alt_text(page, checked_pages):
+    problems = checked_pages(page)["images"]
     assert not problems, f"{page}.html:\n  " + "\n  ".join(problems)
 
 
