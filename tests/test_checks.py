@@ -260,29 +260,23 @@ def test_the_plays_held_out_check_quotes_what_it_measures_and_fails_a_loop_that_
     majority class's (0.34) in its messages: measured here as the check measures them (one
     thread, as a grading kernel's checker on 2 cores). A known mistake that never resets
     the gradients stays below the threshold."""
-    import torch.nn.functional as F
-    from torch import nn
-
+    from autograder.fingerprints import reference_namespace
     from autograder.hidden_checks import plays
-    from autograder.mistakes import for_assignment, reference
+    from autograder.mistakes import for_assignment
 
-    def train_classifier(code):
-        namespace = {"torch": torch, "F": F, "nn": nn}
-        exec(code, namespace)
-        return namespace["train_classifier"]
-
+    reference = reference_namespace("10-plays")
     mistake = next(m for m in for_assignment("10-plays")[0] if m.name == "plays_train_no_zero_grad")
+    wrong = dict(reference)
+    exec(mistake.code, wrong)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        accuracy, majority = plays.held_out_accuracy(
-            train_classifier(reference("plays", "train_classifier"))
-        )
-        wrong, _ = plays.held_out_accuracy(train_classifier(mistake.code))
+        accuracy, majority = plays.held_out_accuracy(reference["train_classifier"])
+        wrong_accuracy, _ = plays.held_out_accuracy(wrong["train_classifier"])
     finally:
         torch.set_num_threads(threads)
     assert (round(accuracy, 2), round(majority, 2)) == (
         plays.REFERENCE_ACCURACY,
         plays.MAJORITY_ACCURACY,
     )
-    assert wrong < plays.THRESHOLD < accuracy
+    assert wrong_accuracy < plays.THRESHOLD < accuracy

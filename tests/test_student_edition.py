@@ -24,6 +24,7 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
+from nbgrader.utils import determine_grade
 
 from autograder import student_edition
 from autograder.config import EXERCISES, REPO, SOLUTIONS
@@ -253,8 +254,6 @@ def test_release_runs_top_to_bottom_and_says_what_is_missing(
     is not written yet, and writes nothing to stderr (no warning before the functions
     exist); `nbgrader validate` would list every test cell as failed (its own rule: a
     score below the cell's points)."""
-    from nbgrader.utils import determine_grade
-
     path = release_run_in_the_edition / f"exercises/{chapter.slug}/{chapter.notebook}.run.ipynb"
     nb = nbformat.read(path, as_version=4)  # joins the stored lines of each output
     for cell in nb["cells"]:
