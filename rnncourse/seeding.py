@@ -34,7 +34,8 @@ def use_book_threads() -> None:
 @contextmanager
 def threads(count: int):
     """Run a block on `count` CPU threads (to time what more threads give), then return
-    to BOOK_THREADS, so that what follows prints the same numbers on every machine."""
+    to BOOK_THREADS, so that what follows prints the same numbers on every machine with the
+    same kind of CPU."""
     torch.set_num_threads(count)
     try:
         yield
