@@ -49,7 +49,7 @@ test-gpu: release
 
 # The quick loop while working: lint, then the tests that need no book build and grade
 # no class through nbgrader (make test is the whole proof).
-QUICK_TESTS := tests/test_book_numbers.py tests/test_checked_in_process.py tests/test_checker.py tests/test_checks.py tests/test_course.py tests/test_diagnosis.py \
+QUICK_TESTS := tests/test_book_numbers.py tests/test_book_on_other_cpus.py tests/test_checked_in_process.py tests/test_checker.py tests/test_checks.py tests/test_course.py tests/test_diagnosis.py \
 	tests/test_forkserver.py tests/test_lms.py tests/test_package_audit.py tests/test_plays.py tests/test_report.py \
 	tests/test_similarity.py
 check: install

@@ -37,14 +37,24 @@ SETTINGS = {
     },
 }
 MARK = "CLAIM FAILED:"
+WHERE = "    where"  # the values of a failed claim's names, one per line
 
 
 class _Report(ast.NodeTransformer):
-    """`assert test` -> `if not test: print(MARK, "test")`: the page goes on to its next claim."""
+    """`assert test` -> `if not test: print(MARK, "test", and the values of its names)`: the
+    page goes on to its next claim."""
 
     def visit_Assert(self, node):
-        report = ast.parse(f"print({MARK!r}, {ast.unparse(node.test)!r})").body[0]
-        return ast.copy_location(ast.If(ast.UnaryOp(ast.Not(), node.test), [report], []), node)
+        names = sorted({n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)})
+        report = ast.parse(
+            f"print({MARK!r}, {ast.unparse(node.test)!r})\n"
+            f"for _name in {names!r}:\n"
+            "    try:\n"  # a comprehension's own variables are not there to print
+            f"        print({WHERE!r}, _name, '=', repr(eval(_name))[:300])\n"
+            "    except Exception:\n"
+            "        pass\n"
+        ).body
+        return ast.copy_location(ast.If(ast.UnaryOp(ast.Not(), node.test), report, []), node)
 
 
 def _reporting(source: str) -> str:
@@ -73,7 +83,7 @@ def run(page: Path, setting: str) -> tuple[str, str, float, list[str]]:
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
             text = output.get("text", "")
-            failures += [line for line in text.splitlines() if line.startswith(MARK)]
+            failures += [line for line in text.splitlines() if line.startswith((MARK, WHERE))]
             if output.get("output_type") == "error":
                 failures.append(f"error: {output['ename']}: {output['evalue'][:200]}")
     return str(page.relative_to(REPO)), setting, result.time, failures
@@ -93,9 +103,10 @@ def main() -> None:
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
         for page, setting, seconds, failures in pool.map(run, pages_of_jobs, settings_of_jobs):
             failed += bool(failures)
-            print(f"{page} [{setting}]: {seconds:.0f} s, {len(failures)} failed", flush=True)
+            claims = sum(not line.startswith(WHERE) for line in failures)
+            print(f"{page} [{setting}]: {seconds:.0f} s, {claims} failed", flush=True)
             for failure in failures:
-                print("   ", failure)
+                print(failure if failure.startswith(WHERE) else f"    {failure}")
     print(f"{failed} of {len(jobs)} runs with a failing claim")
     raise SystemExit(1 if failed else 0)
 
