@@ -21,20 +21,31 @@ MYST_NOTEBOOK = {"type": "plugin", "name": "myst_nb_md"}  # how MyST-NB names it
 TIMEOUT = 600  # seconds per cell, as _config.yml's execute.timeout
 
 
-def _read(path: Path):
+def read_page(path: Path):
+    """A book page (MyST Markdown) as the notebook MyST-NB executes."""
     from myst_nb.core.read import read_myst_markdown_notebook
 
     return read_myst_markdown_notebook(path.read_text())
 
 
-def _run(path: Path):
-    """(path, the executed notebook or None, seconds, the error in words or None)."""
+def execute_page(notebook, path: Path, allow_errors: bool = False):
+    """Execute a page's notebook in place as the build does (in the page's folder, with the
+    build's timeout); jupyter-cache's result: its `time` and its `err` (None if none)."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    notebook = _read(path)
-    result = single_nb_execution(
-        notebook, cwd=str(path.parent), allow_errors=False, timeout=TIMEOUT, meta_override=True
+    return single_nb_execution(
+        notebook,
+        cwd=str(path.parent),
+        allow_errors=allow_errors,
+        timeout=TIMEOUT,
+        meta_override=True,
     )
+
+
+def _run(path: Path):
+    """(path, the executed notebook or None, seconds, the error in words or None)."""
+    notebook = read_page(path)
+    result = execute_page(notebook, path)
     if result.err is not None:
         return path, None, result.time, f"{type(result.err).__name__}: {result.err}"[:500]
     return path, notebook, result.time, None
@@ -46,7 +57,7 @@ def pages_to_run(cache) -> list[Path]:
     for chapter in chapters():
         path = REPO / "book" / f"{chapter.page}.md"
         try:
-            cache.match_cache_notebook(_read(path))
+            cache.match_cache_notebook(read_page(path))
         except KeyError:
             pending.append(path)
     return pending

@@ -21,7 +21,7 @@ import os
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-from autograder.book import TIMEOUT, _read
+from autograder.book import execute_page, read_page
 from autograder.config import REPO
 from autograder.course import chapters
 
@@ -67,18 +67,14 @@ def _reporting(source: str) -> str:
 
 def run(page: Path, setting: str) -> tuple[str, str, float, list[str]]:
     """(page, setting, seconds, the claims that failed and the errors, in words)."""
-    from jupyter_cache.executors.utils import single_nb_execution
-
     for name in {name for values in SETTINGS.values() for name in values}:
         os.environ.pop(name, None)
     os.environ.update(SETTINGS[setting])  # the kernel inherits them
-    notebook = _read(page)
+    notebook = read_page(page)
     for cell in notebook.cells:
         if cell.cell_type == "code":
             cell.source = _reporting(cell.source)
-    result = single_nb_execution(
-        notebook, cwd=str(page.parent), allow_errors=True, timeout=TIMEOUT, meta_override=True
-    )
+    result = execute_page(notebook, page, allow_errors=True)
     failures = []
     for cell in notebook.cells:
         for output in cell.get("outputs", []):
@@ -98,10 +94,9 @@ def main() -> None:
         REPO / "book" / f"{chapter.page}.md" for chapter in chapters()
     ]
     jobs = [(page, setting) for setting in args.settings for page in pages]
-    pages_of_jobs, settings_of_jobs = [page for page, _ in jobs], [setting for _, setting in jobs]
     failed = 0
     with ProcessPoolExecutor(os.cpu_count() or 1) as pool:
-        for page, setting, seconds, failures in pool.map(run, pages_of_jobs, settings_of_jobs):
+        for page, setting, seconds, failures in pool.map(run, *zip(*jobs, strict=True)):
             failed += bool(failures)
             claims = sum(not line.startswith(WHERE) for line in failures)
             print(f"{page} [{setting}]: {seconds:.0f} s, {claims} failed", flush=True)

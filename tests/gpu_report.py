@@ -22,7 +22,7 @@ from pathlib import Path
 
 import torch
 
-from autograder import pipeline
+from autograder import book, pipeline
 from autograder.config import REPO
 from autograder.course import chapters
 from helpers import EXERCISE_SPECS, sampled_mistakes, student_notebook, write_submission
@@ -65,17 +65,10 @@ def grade_on_gpu(assignment: str, folder: Path, gpu: str = "real GPU") -> list[s
 
 
 def execute_chapter(page: Path) -> None:
-    """Run a chapter page's code as the book build does (MyST-NB's reader, a kernel)."""
-    import nbclient
-    from myst_nb.core.read import read_myst_markdown_notebook
-
-    notebook = read_myst_markdown_notebook(page.read_text())
-    nbclient.NotebookClient(
-        notebook,
-        timeout=600,
-        kernel_name="python3",
-        resources={"metadata": {"path": str(page.parent)}},
-    ).execute()
+    """Run a chapter page's code as the book build does; raise its error, if any."""
+    result = book.execute_page(book.read_page(page), page)
+    if result.err is not None:
+        raise result.err
 
 
 def main() -> int:

@@ -5,6 +5,7 @@ import os
 import re
 from pathlib import Path
 
+from autograder.book import read_page
 from autograder.config import REPO
 from autograder.course import chapters
 
@@ -103,9 +104,8 @@ def test_every_chapter_fixes_its_threads_in_one_place():
 def glued_values(page: Path, env: dict) -> dict[str, str]:
     """Execute a book page as a notebook with `env`; its glued values, by key."""
     import nbclient
-    from myst_nb.core.read import read_myst_markdown_notebook
 
-    notebook = read_myst_markdown_notebook(page.read_text())
+    notebook = read_page(page)
     client = nbclient.NotebookClient(notebook, timeout=600, kernel_name="python3")
     client.execute(cwd=str(page.parent), env=env)  # the kernel starts with `env`
     return {
