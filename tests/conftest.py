@@ -24,7 +24,8 @@ from autograder import checker, pipeline  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import (  # noqa: E402
     EXERCISE_SPECS,
-    sampled_mistakes,
+    SAMPLED,
+    sampled_mistakes_notebook,
     student_notebook,
     write_submission,
 )
@@ -33,15 +34,14 @@ from rnncourse import remote  # noqa: E402
 
 def grade_class(assignment: str, subs: Path, out: Path) -> dict:
     """Grade a class of submissions for `assignment`: the reference, correct alternatives,
-    the release, a sample of known mistakes, and broken or tampered notebooks. (That a
-    notebook graded twice gets the same grades is proven by the sampled mistakes, graded
-    here and again in `mistakes_graded`, and by test_exercises.py's
-    test_parallel_grading_gives_the_same_grades_as_sequential.)
+    the release, the sampled known mistakes (together in one notebook), and broken or
+    tampered notebooks. (That a notebook graded twice gets the same grades is proven by
+    the sampled mistakes, graded here and again in `mistakes_graded`, and by
+    test_exercises.py's test_parallel_grading_gives_the_same_grades_as_sequential.)
     Returns the rows of grades.csv by student id."""
     spec = EXERCISE_SPECS[assignment]
     notebook = spec.notebook
     _, alternatives = for_assignment(assignment)
-    mistakes = sampled_mistakes(assignment)
 
     def submit(student, content):
         write_submission(subs, student, assignment, notebook, content)
@@ -49,11 +49,7 @@ def grade_class(assignment: str, subs: Path, out: Path) -> dict:
     submit("reference", student_notebook(assignment, notebook))
     submit("alternatives", student_notebook(assignment, notebook, alternatives))
     submit("release", (pipeline.EXERCISES / assignment / f"{notebook}.ipynb").read_text())
-    for mistake in mistakes:
-        submit(
-            f"mistake.{mistake.name}",
-            student_notebook(assignment, notebook, {mistake.function: mistake.code}),
-        )
+    submit(SAMPLED, sampled_mistakes_notebook(assignment))
     # Broken and tampered submissions: graded, never fatal.
     submit("broken-json", '{"cells": [')
     (subs / "empty-folder" / assignment).mkdir(parents=True)
@@ -151,7 +147,8 @@ def graded_class(tmp_path_factory):
 def mistakes_graded():
     """mistakes_graded(assignment) -> {mistake name: Graded (points, reports, flags)}: every
     known mistake, graded by the real checker against the notebook's code run in a forked
-    process instead of a Jupyter kernel (tests/checked_in_process.py)."""
+    process instead of a Jupyter kernel (tests/checked_in_process.py); and under SAMPLED
+    the notebook of the sampled mistakes that `graded_class` grades through nbgrader."""
     cache = {}
 
     def graded(assignment):
@@ -162,6 +159,7 @@ def mistakes_graded():
                 m.name: student_notebook(assignment, spec.notebook, {m.function: m.code})
                 for m in mistakes
             }
+            notebooks[SAMPLED] = sampled_mistakes_notebook(assignment)
             # One worker: the suite's other process keeps the second core busy.
             cache[assignment] = checked_in_process.grade_many(
                 assignment, spec.notebook, notebooks, workers=1

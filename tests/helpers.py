@@ -151,9 +151,22 @@ def diagnosable_mistakes(assignment: str) -> list[tuple[str, str, str]]:
 
 def sampled_mistakes(assignment: str) -> list:
     """The known mistakes graded through nbgrader too (every one is graded without it, by
-    the same checker: see `mistakes_graded`): the first, the last, and the first whose
-    feedback names it."""
+    the same checker: see `mistakes_graded`): the first (in the notebook's first function),
+    the last, and the first whose feedback names it; one per function."""
     mistakes, _ = for_assignment(assignment)
     named = {name for name, _, _ in diagnosable_mistakes(assignment)}
     diagnosed = next(m for m in mistakes if m.name in named)
-    return list({m.name: m for m in (mistakes[0], diagnosed, mistakes[-1])}.values())
+    # The named one last: it keeps its place when it shares a function with another.
+    return list({m.function: m for m in (mistakes[0], mistakes[-1], diagnosed)}.values())
+
+
+# The sampled mistakes, made together in one notebook: one grading through nbgrader per
+# exercise proves for all of them that it gives the points the checker gives without it.
+SAMPLED = "sampled-mistakes"
+
+
+def sampled_mistakes_notebook(assignment: str) -> dict:
+    """The reference notebook with every sampled mistake in place of its function."""
+    notebook = EXERCISE_SPECS[assignment].notebook
+    mistakes = {m.function: m.code for m in sampled_mistakes(assignment)}
+    return student_notebook(assignment, notebook, mistakes)

@@ -1,6 +1,7 @@
 """Every exercise, graded through the real nbgrader pipeline: the reference, the
-alternatives, the release, broken submissions and a sample of known mistakes; every
-known mistake graded by the same checker without Jupyter (see conftest.py)."""
+alternatives, the release, broken submissions and a sample of known mistakes (in one
+notebook); every known mistake graded by the same checker without Jupyter (see
+conftest.py)."""
 
 import csv
 import html
@@ -12,7 +13,13 @@ import pytest
 
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
-from helpers import EXERCISE_SPECS, diagnosable_mistakes, sampled_mistakes, solution_lines
+from helpers import (
+    EXERCISE_SPECS,
+    SAMPLED,
+    diagnosable_mistakes,
+    sampled_mistakes,
+    solution_lines,
+)
 
 ASSIGNMENTS = list(EXERCISE_SPECS)
 
@@ -58,9 +65,7 @@ def test_honest_work_is_never_flagged(graded_class, mistakes_graded, assignment)
     """Right or wrong, plain student code raises no flag (tests/test_hostile.py: what does)."""
     rows, _ = graded_class(assignment)
     honest = [
-        student
-        for student in rows
-        if student in ("reference", "alternatives", "release") or student.startswith("mistake.")
+        student for student in rows if student in ("reference", "alternatives", "release", SAMPLED)
     ]
     assert len(honest) > 3
     assert {s: rows[s]["flags"] for s in honest if rows[s]["flags"]} == {}
@@ -95,13 +100,16 @@ def test_each_mistake_loses_points_in_its_own_cell_only(mistakes_graded, assignm
 def test_mistakes_graded_without_jupyter_get_what_nbgrader_gives(
     graded_class, mistakes_graded, assignment
 ):
-    """The sampled mistakes, graded both ways: the same points in every cell. Also the
-    proof that a notebook gets the same grades when graded again in another process."""
+    """The notebook of the sampled mistakes, graded both ways: the same points in every
+    cell, where each mistake costs points. Also the proof that a notebook gets the same
+    grades when graded again in another process."""
     rows, _ = graded_class(assignment)
+    got = scores(assignment, rows[SAMPLED])
+    assert got == mistake_scores(mistakes_graded, assignment, SAMPLED)
+    full, notebook = cells(assignment), EXERCISE_SPECS[assignment].notebook
     for mistake in sampled_mistakes(assignment):
-        assert scores(assignment, rows[f"mistake.{mistake.name}"]) == mistake_scores(
-            mistakes_graded, assignment, mistake.name
-        ), mistake.name
+        cell = f"{notebook}:{mistake.test_cell}"
+        assert got[cell] < full[cell], mistake.name
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -187,7 +195,7 @@ def test_deleted_test_cells_are_restored_and_a_missing_function_costs_its_own_ce
 def test_no_feedback_page_shows_hidden_test_code(graded_class, assignment):
     _, out = graded_class(assignment)
     pages = list((out / "feedback").rglob("*.html"))
-    assert len(pages) >= 3 + len(sampled_mistakes(assignment))
+    assert len(pages) >= 5  # reference, alternatives, release, sampled mistakes, renamed
     hidden = [line for line in solution_lines(assignment) if "checks" in line]
     assert hidden
     for page in pages:
@@ -216,9 +224,9 @@ def test_the_feedback_page_shows_the_hint(graded_class, assignment):
     diagnosed = {name: function for name, function, _ in diagnosable_mistakes(assignment)}
     shown = [m for m in sampled_mistakes(assignment) if m.name in diagnosed]
     assert shown
+    page = out / "feedback" / SAMPLED / assignment / f"{notebook}.html"
+    text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
     for mistake in shown:
-        page = out / "feedback" / f"mistake.{mistake.name}" / assignment / f"{notebook}.html"
-        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
         assert f"HINT your {mistake.function} behaves like a known mistake" in text
 
 
