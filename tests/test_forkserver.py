@@ -20,12 +20,22 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """One fork server for the module's kernels (it imports PyTorch: seconds to start)."""
+    jupyter = tmp_path_factory.mktemp("jupyter")
+    forkserver.install_kernelspec(jupyter)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_PATH", str(jupyter))
+        forkserver.ensure_server({})
+        yield
+    forkserver.stop_server()
+
+
 @pytest.fixture
-def kernels(tmp_path, monkeypatch):
+def kernels(server, tmp_path):
     """Start forked kernels in tmp_path/work; yields a function that starts one."""
-    forkserver.install_kernelspec(tmp_path / "jupyter")
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    forkserver.ensure_server({})
+    forkserver.ensure_server({})  # the module's, or a new one if a test stopped it
     (tmp_path / "work").mkdir()
     started = []
 
@@ -45,7 +55,6 @@ def kernels(tmp_path, monkeypatch):
         client.stop_channels()
         if manager.is_alive():
             manager.shutdown_kernel(now=True)
-    forkserver.stop_server()
 
 
 def run(client, code: str, timeout: float = 30) -> tuple[str, dict]:
@@ -143,20 +152,23 @@ def test_only_the_grader_may_ask_for_a_kernel(kernels):
     path = os.environ[forkserver.SOCKET_ENV]
     assert os.stat(os.path.dirname(path)).st_mode & 0o777 == 0o700
     os.chmod(os.path.dirname(path), 0o755)  # as if a student could reach the socket
-    child = os.fork()
-    if child == 0:
-        answered = 1
-        try:
-            os.setuid(65534)
-            conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-            conn.connect(path)
-            socket.send_fds(conn, [b'{"cwd": "/"}'], [0, 1, 2])
-            answered = 1 if conn.recv(4096) else 0
-        except OSError:
-            answered = 0
-        finally:
-            os._exit(answered)
-    _, status = os.waitpid(child, 0)
+    try:
+        child = os.fork()
+        if child == 0:
+            answered = 1
+            try:
+                os.setuid(65534)
+                conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+                conn.connect(path)
+                socket.send_fds(conn, [b'{"cwd": "/"}'], [0, 1, 2])
+                answered = 1 if conn.recv(4096) else 0
+            except OSError:
+                answered = 0
+            finally:
+                os._exit(answered)
+        _, status = os.waitpid(child, 0)
+    finally:
+        os.chmod(os.path.dirname(path), 0o700)  # the server is the module's
     assert os.waitstatus_to_exitcode(status) == 0, "the server answered another user"
 
 
