@@ -75,7 +75,8 @@ def install_kernelspec(folder) -> None:
 
 def ensure_server(env: dict, *, wait: bool = True) -> str:
     """Start this process's fork server for kernels with environment `env` (or keep the
-    one already running with the same), point the proxies at it, and return its socket.
+    one already running, if it started with the same settings of its own), point the
+    proxies at it, and return its socket.
 
     With `wait=False` it returns while the server still imports: the worker processes
     that this process starts next can share it (their proxies find the socket in their
@@ -85,7 +86,7 @@ def ensure_server(env: dict, *, wait: bool = True) -> str:
     import subprocess
     import tempfile
 
-    settings = json.dumps(env, sort_keys=True)
+    settings = _server_settings({**os.environ, **env})
     if _server and _server[0] == settings and _server[1].poll() is None:
         wait_until_ready()
         return _server[2]
@@ -107,6 +108,21 @@ def ensure_server(env: dict, *, wait: bool = True) -> str:
     if wait:
         wait_until_ready()
     return path
+
+
+# What the server reads from its own environment, once, as it starts: the paths it imports
+# from, the threads PyTorch starts with (its kernels inherit them), matplotlib's backend.
+# A kernel gets every other setting from its own request (the environment of the proxy
+# that its grading run started), so the runs of one process share a server: a suite
+# grades dozens of classes, and each new server costs about 3 s.
+SERVER_ENV = ("PYTHONPATH", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MPLBACKEND")
+
+
+def _server_settings(environ: dict) -> str:
+    from autograder.sandbox import POLICY_ENV  # the server preloads the sandbox's guard
+
+    settings = {name: environ.get(name) for name in SERVER_ENV}
+    return json.dumps({**settings, "sandboxed": bool(environ.get(POLICY_ENV))}, sort_keys=True)
 
 
 def wait_until_ready() -> None:

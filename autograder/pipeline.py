@@ -195,10 +195,10 @@ def grade(
 def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart):
     root = prepare_course(out, restart=restart)
     db_url = gradebook_url(root, db)
-    # Grading kernels import the hidden checks from this repository.
-    os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO), os.environ.get("PYTHONPATH", "")) if p
-    )
+    # Grading kernels and workers import from this repository (once on the path: a
+    # process that grades again keeps its kernels' fork server, autograder/forkserver.py).
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in paths if p != str(REPO)])
     notebooks = sorted({nb for nb, _, _ in grade_cells(assignment)})
     kernel_name, kernel_env = protection.kernel_environment(
         assignment, notebooks, submissions=submissions, out=out, limits=limits

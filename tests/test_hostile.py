@@ -7,6 +7,7 @@ pipeline; every test below reads its outcome. The sandbox parts need Linux and r
 """
 
 import csv
+import dataclasses
 import hashlib
 import html
 import json
@@ -498,6 +499,31 @@ def test_fresh_sandboxed_kernels_as_on_gpu_graders(tmp_path, monkeypatch):
     assert float(rows["reference"]["score"]) == FULL
     feedback = html.unescape((out / "feedback" / "read-hidden" / A / f"{NB}.html").read_text())
     assert feedback.count("No such file or directory") == 2  # hidden checks, solutions
+
+
+def test_a_later_run_keeps_the_fork_server_and_its_kernels_get_their_own_settings(tmp_path):
+    """A process that grades again keeps its kernels' fork server (a suite grades dozens
+    of classes), but a kernel takes its run's settings from its own request, never from
+    the run that started the server: a second run, with a notebook limit of 3 s, stops
+    the notebook that slept 8 s through the first."""
+    needs_sandbox()
+    if not forkserver.available():
+        pytest.skip("forked kernels need POSIX and no GPU (CUDA does not survive a fork)")
+    sleeper = with_cell("import time\ntime.sleep(8)")
+    servers, rows = [], []
+    for run, limits in (
+        ("first", LIMITS),
+        ("second", dataclasses.replace(LIMITS, notebook_timeout=3)),
+    ):
+        subs, out = tmp_path / run / "subs", tmp_path / run / "out"
+        write_submission(subs, "sleeper", A, NB, sleeper)
+        pipeline.grade(A, subs, out, limits=limits)
+        servers.append(forkserver._server[1].pid)
+        with open(out / "grades.csv") as f:
+            rows.append(next(csv.DictReader(f)))
+    assert servers[0] == servers[1]
+    assert rows[0]["status"] == "graded" and float(rows[0]["score"]) == FULL
+    assert "ran past its time limit (3 s)" in rows[1]["status"], rows[1]
 
 
 def test_the_students_process_never_holds_the_hidden_checks(graded):
