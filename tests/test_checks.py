@@ -280,3 +280,24 @@ def test_the_plays_held_out_check_quotes_what_it_measures_and_fails_a_loop_that_
         plays.MAJORITY_ACCURACY,
     )
     assert wrong_accuracy < plays.THRESHOLD < accuracy
+
+
+def test_a_train_function_that_spoils_its_data_spoils_no_later_check():
+    """Exercise 10's held-out check reads its speeches once per grading process: a
+    submission's train_classifier that overwrites the ids and labels it is given (in
+    grading they reach the kernel as copies; here it gets them directly) leaves the next
+    student's check the data as read."""
+    from autograder.hidden_checks import plays
+
+    before = [t.clone() if isinstance(t, torch.Tensor) else t for t in plays._held_out_data()]
+
+    def spoils(model, ids, lengths, labels, *args):
+        ids.zero_()
+        lengths.fill_(1)
+        labels.fill_(0)
+        return []
+
+    plays.held_out_accuracy(spoils)
+    after = plays._held_out_data()
+    for old, new in zip(before, after, strict=True):
+        assert torch.equal(old, new) if isinstance(old, torch.Tensor) else old == new
