@@ -16,6 +16,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 import zipfile
@@ -373,12 +374,17 @@ def wait_for_a_ready_kernel(page, url: str, timeout: float = 120) -> None:
     """Until the server has a kernel that is idle and connected to the page. The page's own
     status indicator says idle before that; a "Run All Cells" clicked while the kernel is
     still starting (seconds, on a busy machine) would be lost."""
-    deadline = time.monotonic() + timeout
+    deadline, kernels = time.monotonic() + timeout, None
     while time.monotonic() < deadline:
-        with urllib.request.urlopen(f"{url}/api/kernels?token={TOKEN}", timeout=5) as answer:
-            kernels = json.load(answer)
-        if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
-            return
+        try:
+            with urllib.request.urlopen(f"{url}/api/kernels?token={TOKEN}", timeout=5) as answer:
+                kernels = json.load(answer)
+        except urllib.error.HTTPError as error:
+            # Seen once in a clean-clone run: a 500 while the kernel was still starting.
+            kernels = f"HTTP {error.code} from /api/kernels"
+        else:
+            if any(k["execution_state"] == "idle" and k["connections"] > 0 for k in kernels):
+                return
         page.wait_for_timeout(500)  # the page keeps running meanwhile
     pytest.fail(f"no kernel was idle and connected after {timeout:.0f} s: {kernels}")
 
