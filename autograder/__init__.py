@@ -1,7 +1,7 @@
 """The course's grading pipeline: release exercises and autograde a class with nbgrader.
 
-Kept light to import: hidden tests import `autograder.hidden_checks` inside
-every grading kernel.
+Kept light to import: every grading process imports it (the hidden
+checks they run live with their exercises, in solutions/<slug>/).
 """
 
 import sys

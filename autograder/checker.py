@@ -30,6 +30,7 @@ import time
 import torch
 
 from autograder import fingerprints
+from autograder.course import make_exercise_modules_importable
 from rnncourse import diagnosis, observing, wire
 from rnncourse.checks import CheckFailed, Checks, silenced
 from rnncourse.remote import (
@@ -561,6 +562,7 @@ class Session:
 
     def __init__(self, setup_cells: list[str], test_cells: dict[str, str], *, call_timeout):
         self.setup_cells, self.test_cells = setup_cells, test_cells
+        make_exercise_modules_importable()  # the hidden checks that test cells import
         self.call_timeout = call_timeout
         self.folder = tempfile.mkdtemp(prefix="rnncourse-checker-")  # 0700: ours alone
         self.path = os.path.join(self.folder, "socket")

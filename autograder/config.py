@@ -12,6 +12,11 @@ REPO = Path(__file__).resolve().parent.parent
 SOLUTIONS = REPO / "solutions"
 EXERCISES = REPO / "exercises"
 
+# An exercise's grader-only modules, beside its solution notebook in solutions/<slug>/
+# (autograder/course.py names them). nbgrader copies a source folder's other files into
+# the release and into every graded submission's folder: it is told to leave these out.
+GRADER_MODULES = ("*_hidden_checks.py", "*_mistakes.py")
+
 # Seconds one cell may run when graded before it is stopped (and scores zero).
 CELL_TIMEOUT = 120
 # Seconds a whole notebook may run (in the sandbox) before its kernel is killed.
@@ -50,6 +55,8 @@ def nbgrader_config(
     `source` holds the solution notebooks; everything nbgrader writes
     (release, submitted, autograded, feedback, gradebook) lives under `root`.
     """
+    from nbgrader.coursedir import CourseDirectory
+
     root = Path(root).resolve()
     c = Config()
     c.CourseDirectory.root = str(root)
@@ -59,6 +66,10 @@ def nbgrader_config(
     c.CourseDirectory.autograded_directory = "autograded"
     c.CourseDirectory.feedback_directory = "feedback"
     c.CourseDirectory.db_url = gradebook_url(root, db_url)
+    # Never copied into the release or a graded submission's folder (nor is a student's
+    # file of the same name copied in: it could stand in for them).
+    nbgraders_own = CourseDirectory.class_traits()["ignore"].default()
+    c.CourseDirectory.ignore = [*nbgraders_own, *GRADER_MODULES]
     # A test cell a student deleted (or whose metadata they stripped) is put back and run.
     c.OverwriteCells.add_missing_cells = True
     c.Execute.timeout = cell_timeout

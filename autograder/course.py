@@ -2,12 +2,13 @@
 written from it: the table of contents that jupyter-book reads, and the table of chapters
 in the book's introduction."""
 
+import sys
 import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-from autograder.config import REPO
+from autograder.config import REPO, SOLUTIONS
 
 MANIFEST = REPO / "course.toml"
 TOC = REPO / "_toc.yml"
@@ -31,6 +32,27 @@ class Chapter:
     @property
     def exercise_page(self) -> str:
         return f"exercises/{self.slug}/{self.notebook}"
+
+    @property
+    def hidden_checks(self) -> str:
+        """The module of checks its hidden test cells import (solutions/<slug>/)."""
+        return f"{self.notebook}_hidden_checks"
+
+    @property
+    def mistakes(self) -> str:
+        """The module of its known mistakes and correct alternatives (solutions/<slug>/)."""
+        return f"{self.notebook}_mistakes"
+
+
+def make_exercise_modules_importable() -> None:
+    """Let the grader import each exercise's own modules by name (`from
+    bptt_hidden_checks import ...`, as hidden test cells do): its folder under solutions/
+    goes at the end of this process's import path, so it shadows nothing installed.
+    Only the grader's processes call this; a student's kernel never sees solutions/."""
+    for found in chapters():
+        folder = str(SOLUTIONS / found.slug)
+        if folder not in sys.path:
+            sys.path.append(folder)
 
 
 @cache

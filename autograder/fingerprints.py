@@ -1,13 +1,13 @@
 """Fingerprints of the known mistakes, shipped to students as rnncourse/known_mistakes.json.
 
-Each known mistake (autograder/mistakes/) is run through its function's probe
+Each known mistake (solutions/<slug>/<notebook>_mistakes.py) is run through its function's probe
 (rnncourse/diagnosis.py) next to the reference solution. A mistake whose probe
 results differ from the reference's is *diagnosable*: its results and hint are
 written out, and a student whose function gives the same results is told the
 hint. A mistake that raises, or that only shows on a GPU or in a rule about
 built-ins, gives no fingerprint; its check's own message explains it.
 
-The reference's own probe results go to autograder/reference_fingerprints.json, which
+The reference's own probe results go to solutions/reference_fingerprints.json, which
 stays with the grader: its checker names a slip outside the bank by its family
 (rnncourse/diagnosis.py), and no student's kernel can read them.
 """
@@ -20,7 +20,7 @@ from autograder.mistakes import for_assignment
 from rnncourse.diagnosis import KNOWN_MISTAKES, fingerprint, same_fingerprint
 
 OUTPUT = REPO / "rnncourse" / KNOWN_MISTAKES
-REFERENCES = REPO / "autograder" / "reference_fingerprints.json"  # never shipped
+REFERENCES = SOLUTIONS / "reference_fingerprints.json"  # never shipped
 
 
 def references() -> dict:

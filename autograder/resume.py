@@ -21,7 +21,7 @@ from pathlib import Path
 from autograder.config import REPO, SOLUTIONS
 
 # Everything whose change must make every grade be computed again.
-GRADING_CODE = ["autograder/*.py", "autograder/hidden_checks/*.py", "rnncourse/*.py"]
+GRADING_CODE = ["autograder/*.py", "solutions/*/*_hidden_checks.py", "rnncourse/*.py"]
 
 
 @contextlib.contextmanager

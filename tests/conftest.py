@@ -21,6 +21,7 @@ import checked_in_process  # noqa: E402
 import pytest  # noqa: E402
 
 from autograder import checker, pipeline  # noqa: E402
+from autograder.course import make_exercise_modules_importable  # noqa: E402
 from autograder.mistakes import for_assignment  # noqa: E402
 from helpers import (  # noqa: E402
     EXERCISE_SPECS,
@@ -30,6 +31,9 @@ from helpers import (  # noqa: E402
     write_submission,
 )
 from rnncourse import remote  # noqa: E402
+
+# The tests import exercises' hidden checks (solutions/<slug>/) as the grader does.
+make_exercise_modules_importable()
 
 
 def grade_class(assignment: str, subs: Path, out: Path) -> dict:

@@ -260,8 +260,8 @@ def test_the_plays_held_out_check_quotes_what_it_measures_and_fails_a_loop_that_
     majority class's (0.34) in its messages: measured here as the check measures them (one
     thread, as a grading kernel's checker on 2 cores). A known mistake that never resets
     the gradients stays below the threshold."""
+    import plays_hidden_checks as plays
     from autograder.fingerprints import reference_namespace
-    from autograder.hidden_checks import plays
     from autograder.mistakes import for_assignment
 
     reference = reference_namespace("10-plays")
@@ -287,7 +287,7 @@ def test_a_train_function_that_spoils_its_data_spoils_no_later_check():
     submission's train_classifier that overwrites the ids and labels it is given (in
     grading they reach the kernel as copies; here it gets them directly) leaves the next
     student's check the data as read."""
-    from autograder.hidden_checks import plays
+    import plays_hidden_checks as plays
 
     before = [t.clone() if isinstance(t, torch.Tensor) else t for t in plays._held_out_data()]
 

@@ -20,8 +20,8 @@ def test_each_chapter_has_the_files_its_names_lead_to():
         assert (REPO / "book" / f"{c.page}.md").is_file(), c.page
         assert (SOLUTIONS / c.slug / f"{c.notebook}.ipynb").is_file(), c.slug
         assert (EXERCISES / c.slug / f"{c.notebook}.ipynb").is_file(), c.slug
-        assert (REPO / "autograder" / "hidden_checks" / f"{c.notebook}.py").is_file(), c.slug
-        assert (REPO / "autograder" / "mistakes" / f"{c.notebook}.py").is_file(), c.slug
+        assert (SOLUTIONS / c.slug / f"{c.hidden_checks}.py").is_file(), c.slug
+        assert (SOLUTIONS / c.slug / f"{c.mistakes}.py").is_file(), c.slug
 
 
 def test_each_exercise_totals_the_points_the_manifest_gives():
@@ -64,7 +64,7 @@ def test_known_mistakes_edit_the_reference_read_from_its_notebook():
     """The reference is written once, in the solution notebook: a module of known mistakes
     reads it (`autograder.mistakes.reference`) and never holds a copy of it."""
     for c in course.chapters():
-        module = REPO / "autograder" / "mistakes" / f"{c.notebook}.py"
+        module = SOLUTIONS / c.slug / f"{c.mistakes}.py"
         for node in ast.parse(module.read_text()).body:
             if isinstance(node, ast.Assign) and isinstance(node.value, ast.Constant):
                 defined = re.search(r"^(?:def|class) (\w+)", str(node.value.value), re.M)

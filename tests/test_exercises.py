@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from autograder.config import GRADER_MODULES
 from autograder.mistakes import for_assignment
 from autograder.pipeline import grade_cells
 from helpers import (
@@ -137,6 +138,8 @@ def test_feedback_has_check_report_but_no_hidden_tests(graded_class, assignment)
     assert spec.report_line in page
     assert "BEGIN HIDDEN TESTS" not in page
     assert "hidden_checks" not in page
+    # Nor are the grader's modules copied into a submission's folder or its feedback.
+    assert not [p for pattern in GRADER_MODULES for p in out.rglob(pattern)]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
@@ -319,8 +322,8 @@ def test_the_oracles_lent_to_later_cells_pass_the_checks_of_their_own_cells():
     GRU update written out for exercise 7's decoder step equals PyTorch's GRUCell."""
     import torch
 
-    from autograder.hidden_checks import linear_recurrences as scans
-    from autograder.hidden_checks import seq2seq
+    import linear_recurrences_hidden_checks as scans
+    import seq2seq_hidden_checks as seq2seq
     from rnncourse.checks import Checks
 
     for checks_of, oracle in (

@@ -25,9 +25,9 @@ FULL = 48.0
 WRONG = "as wrong-step"  # the score of the plain wrong answer, in the same batch
 WRONG_STEP = "def step(x):\n    return x.clamp(0, 1)\n"  # wrong between 0 and 1
 LIMITS = pipeline.Limits(cell_timeout=20, notebook_timeout=60, memory_bytes=3 * 2**30)
-SECRET_FILE = pipeline.REPO / "autograder" / "hidden_checks" / "activations.py"
+SECRET_FILE = pipeline.SOLUTIONS / A / f"{NB}_hidden_checks.py"
 SOLUTION_FILE = pipeline.SOLUTIONS / A / f"{NB}.ipynb"
-HIDDEN_LINE = "from autograder.hidden_checks.activations import elementwise_checks"
+HIDDEN_LINE = "from activations_hidden_checks import elementwise_checks"
 
 
 def with_cell(code: str, step: str | None = None) -> dict:
@@ -642,7 +642,7 @@ def test_no_function_can_answer_from_the_probes_results_and_families_reach_feedb
     holds the reference's probe results."""
     places = [
         str(pipeline.REPO / "rnncourse" / "reference_fingerprints.json"),
-        str(pipeline.REPO / "autograder" / "reference_fingerprints.json"),
+        str(pipeline.SOLUTIONS / "reference_fingerprints.json"),
     ]
     lookup = ANSWERS_FROM_THE_PROBES.replace("PLACES", repr(places))
     subs, out = tmp_path / "in", tmp_path / "out"

@@ -67,7 +67,7 @@ x = torch.tensor([1.0, 2.0])
 checks.check("double(1, 2) is (2, 4)", 1, lambda: expect_close(double(x), torch.tensor([2.0, 4.0])))
 checks.diagnose("double", globals())
 ### BEGIN HIDDEN TESTS
-from autograder.hidden_checks.doubling import double_checks
+from doubling_hidden_checks import double_checks
 
 double_checks(checks, double)
 ### END HIDDEN TESTS
@@ -136,8 +136,8 @@ def add_the_chapter(course: Path) -> None:
     (course / "book" / SLUG / "doubling.md").write_text(PAGE)
     (course / "solutions" / SLUG).mkdir()
     nbformat.write(solution_notebook(), course / "solutions" / SLUG / f"{NOTEBOOK}.ipynb")
-    (course / "autograder" / "hidden_checks" / f"{NOTEBOOK}.py").write_text(HIDDEN_CHECKS)
-    (course / "autograder" / "mistakes" / f"{NOTEBOOK}.py").write_text(MISTAKES)
+    (course / "solutions" / SLUG / f"{NOTEBOOK}_hidden_checks.py").write_text(HIDDEN_CHECKS)
+    (course / "solutions" / SLUG / f"{NOTEBOOK}_mistakes.py").write_text(MISTAKES)
     (course / "rnncourse" / "probes" / f"{NOTEBOOK}.py").write_text(PROBES)
 
 
@@ -183,6 +183,9 @@ def test_the_release_keeps_the_exercise_and_drops_its_solution(course):
     released = (course / "exercises" / SLUG / f"{NOTEBOOK}.ipynb").read_text()
     assert "def double(x):" in released and "NotImplementedError" in released
     assert "return 2 * x" not in released and "double_checks" not in released
+    # Its hidden checks and mistakes stay beside the solution: nbgrader copies a source
+    # folder's other files into the release unless told not to.
+    assert sorted(p.name for p in (course / "exercises" / SLUG).iterdir()) == [f"{NOTEBOOK}.ipynb"]
 
 
 def test_the_chapter_builds_with_the_course_configuration(course):
@@ -207,6 +210,7 @@ def test_the_exercise_is_graded_through_the_real_pipeline(course, tmp_path):
         "reference": "def double(x):\n    return 2 * x\n",
         "mistake": "def double(x):\n    return 2 * x.abs()\n",  # the bank's known mistake
         "alternative": "def double(x):\n    return x + x\n",
+        "forger": "def double(x):\n    return 2 * x.abs()\n",  # and a module, below
     }
     for student, code in answers.items():
         notebook = json.loads(json.dumps(released))
@@ -216,6 +220,10 @@ def test_the_exercise_is_graded_through_the_real_pipeline(course, tmp_path):
         folder = tmp_path / "in" / student / SLUG
         folder.mkdir(parents=True)
         (folder / f"{NOTEBOOK}.ipynb").write_text(json.dumps(notebook))
+    # An attack: hidden checks of the student's own, under the real module's name, that
+    # pass anything. The grader must import its own (and never hand either to a kernel).
+    forged = "def double_checks(checks, fn):\n    checks.check('forged', 3, lambda: None)\n"
+    (tmp_path / "in" / "forger" / SLUG / f"{NOTEBOOK}_hidden_checks.py").write_text(forged)
     out = tmp_path / "out"
     run(
         course,
@@ -232,7 +240,10 @@ def test_the_exercise_is_graded_through_the_real_pipeline(course, tmp_path):
     )
     with open(out / "grades.csv") as f:
         scores = {row["student_id"]: float(row["score"]) for row in csv.DictReader(f)}
-    assert scores == {"reference": 4.0, "mistake": 1.0, "alternative": 4.0}
+    assert scores == {"reference": 4.0, "mistake": 1.0, "alternative": 4.0, "forger": 1.0}
+    # Neither the release the grader makes nor a graded submission's folder (where its
+    # kernel runs) holds the grader's modules.
+    assert not [p for p in out.rglob("*.py") if p.name.startswith(NOTEBOOK)]
     # The probe named the known mistake in the student's feedback.
     feedback = (out / "feedback" / "mistake" / SLUG / f"{NOTEBOOK}.html").read_text()
     assert "keep the sign: 2 * x, not 2 * |x|" in feedback

@@ -42,6 +42,8 @@ def test_committed_release_equals_a_fresh_release(assignment, tmp_path):
         p.relative_to(EXERCISES) for p in (EXERCISES / assignment).rglob("*") if p.is_file()
     )
     assert fresh == ours, "run `make release` and commit exercises/"
+    # The exercise's hidden checks and mistakes, beside its solution, are never released.
+    assert all(name.suffix == ".ipynb" for name in fresh), fresh
     for name in fresh:
         assert (tmp_path / "exercises" / name).read_bytes() == committed(EXERCISES / name), (
             f"exercises/{name} is stale: run `make release` and commit it"

@@ -91,8 +91,9 @@ def grader_lines(min_length: int = 30) -> list[str]:
         for line in p.read_text().splitlines()
     }
     lines = set()
-    for folder in ("hidden_checks", "mistakes"):
-        for path in (REPO / "autograder" / folder).glob("*.py"):
+    for c in chapters():
+        for module in (c.hidden_checks, c.mistakes):
+            path = SOLUTIONS / c.slug / f"{module}.py"
             lines |= {line.strip() for line in path.read_text().splitlines()}
     return sorted(
         line

@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from autograder.hidden_checks.language_models import _FunctionalModel, _generator
+from language_models_hidden_checks import _FunctionalModel, _generator
 from rnncourse.checks import (
     CheckFailed,
     Checks,

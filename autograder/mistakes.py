@@ -101,10 +101,11 @@ def _without_comments(lines: list[str]) -> str:
 
 def for_assignment(assignment: str) -> tuple[list[Mistake], dict[str, str]]:
     """(mistakes, alternatives) for an assignment; alternatives: function -> correct code.
-    They live in the module named after its notebook (course.toml)."""
-    from autograder.course import chapter
+    They live in the exercise's own folder: solutions/<slug>/<notebook>_mistakes.py."""
+    from autograder.course import chapter, make_exercise_modules_importable
 
-    module = importlib.import_module(f"autograder.mistakes.{chapter(assignment).notebook}")
+    make_exercise_modules_importable()
+    module = importlib.import_module(chapter(assignment).mistakes)
     return module.MISTAKES, module.ALTERNATIVES
 
 
