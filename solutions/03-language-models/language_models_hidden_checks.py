@@ -3,9 +3,11 @@
 Oracles, written independently of the reference solution: plain Python loops
 over characters and list slices for the vocabulary and the batches;
 `F.cross_entropy` for the loss; an explicit tanh recurrence over the same
-weights for the model; a sampling loop that sorts the logits for top-k, and
-the softmax itself for the distribution of a first draw; `torch.func.grad` per
-batch with a hand-written SGD update for the training loop.
+weights for the model; for sampling, the model run again over the whole text at
+every step (no state carried) with `torch.topk` for top-k, and the softmax itself for
+the distribution of a first draw; `torch.func.grad` per batch with a hand-written SGD
+update for the training loop. (`oracle_sample`, which carries the state as `sample`
+does, is only lent to later cells.)
 """
 
 import math
@@ -75,8 +77,10 @@ def oracle_cross_entropy(logits, targets):
     return F.cross_entropy(logits.reshape(-1, logits.shape[-1]), targets.reshape(-1))
 
 
-class OracleCharRNN(nn.Module):
-    """The model the exercise describes, built from PyTorch's own modules."""
+class LentCharRNN(nn.Module):
+    """The model the exercise describes, built from PyTorch's own modules: lent to later
+    cells, and the template of the parameters the checks draw. Not an oracle: a student's
+    model is compared with `explicit_recurrence`."""
 
     def __init__(self, vocab_size, embedding_size, hidden_size, num_layers=1):
         super().__init__()
@@ -131,6 +135,25 @@ def oracle_sample(model, prefix, n_chars, temperature=1.0, top_k=None, generator
     return drawn
 
 
+@torch.no_grad()
+def sample_by_rerunning(model, prefix, n_chars, temperature=1.0, top_k=None, generator=None):
+    """The oracle of `sample`: at every step the model reads the whole text so far from
+    its start (no state carried from step to step), and top-k keeps the logits not below
+    the k-th largest (`torch.topk`)."""
+    text = prefix.reshape(1, -1)
+    for _ in range(n_chars):
+        z = model(text)[0][0, -1]
+        if temperature == 0:
+            choice = torch.argmax(z)
+        else:
+            z = z / temperature
+            if top_k is not None:
+                z = z.masked_fill(z < torch.topk(z, top_k).values[-1], -math.inf)
+            choice = torch.multinomial(torch.softmax(z, dim=-1), 1, generator=generator)[0]
+        text = torch.cat([text, choice.reshape(1, 1)], dim=1)
+    return text[0, prefix.numel() :]
+
+
 def train_oracle(model, inputs, targets, lr, max_norm):
     """Plain SGD over the batches, functionally: one torch.func.grad per batch, the state
     entering each batch as a constant (that is what detaching means).
@@ -161,14 +184,14 @@ def reference_parts() -> dict:
         "make_batches": oracle_make_batches,
         "cross_entropy": oracle_cross_entropy,
         "perplexity": lambda logits, targets: torch.exp(oracle_cross_entropy(logits, targets)),
-        "CharRNN": OracleCharRNN,
+        "CharRNN": LentCharRNN,
         "sample": oracle_sample,
     }
 
 
-def _random_model(seed, vocab=7, embedding=3, hidden=5, layers=1, cls=OracleCharRNN, device="cpu"):
+def _random_model(seed, vocab=7, embedding=3, hidden=5, layers=1, cls=LentCharRNN, device="cpu"):
     """A `cls` model holding weights drawn from `seed`, loaded by name (not by order)."""
-    oracle = OracleCharRNN(vocab, embedding, hidden, layers)
+    oracle = LentCharRNN(vocab, embedding, hidden, layers)
     g = torch.Generator().manual_seed(seed)
     weights = {name: torch.randn(p.shape, generator=g) for name, p in oracle.named_parameters()}
     model = cls(vocab, embedding, hidden, layers)
@@ -385,21 +408,21 @@ def sample_checks(checks: Checks, fn) -> None:
         model = _FunctionalModel(device)
         for temperature, top_k, n in ((1.0, None, 30), (0.5, None, 20), (2.0, 3, 25), (1.0, 1, 8)):
             got = fn(model, prefix.to(device), n, temperature, top_k, _generator(device, 7))
-            want = oracle_sample(
+            want = sample_by_rerunning(
                 model, prefix.to(device), n, temperature, top_k, _generator(device, 7)
             )
             expect_close(got, want, what=f"the ids for temperature {temperature}, top_k {top_k}")
 
     checks.on_each_device(
-        "seeded samples match an independent loop (temperature 0.5, 1, 2; top_k 1, 3; "
-        "history-dependent model)",
+        "seeded samples match the model run again over the whole text at each step "
+        "(temperature 0.5, 1, 2; top_k 1, 3; history-dependent model)",
         2,
         same_as_oracle,
     )
 
     def greedy():
         model = _FunctionalModel("cpu", seed=1)
-        want = oracle_sample(model, prefix, 15, 0)
+        want = sample_by_rerunning(model, prefix, 15, 0)
         expect_close(fn(model, prefix, 15, 0), want, what="the greedy ids (temperature 0)")
         cold = fn(model, prefix, 15, 1e-4, None, torch.Generator().manual_seed(0))
         expect_close(cold, want, what="the ids for temperature 1e-4 (must equal greedy)")
@@ -511,7 +534,7 @@ def train_checks(checks: Checks, fn) -> None:
         train_ids = oracle_encode(text[:150_000], vocab)
         valid_ids = oracle_encode(text[150_000:170_000], vocab)
         torch.manual_seed(0)
-        model = OracleCharRNN(len(vocab), 32, 128)
+        model = LentCharRNN(len(vocab), 32, 128)
         inputs, targets = oracle_make_batches(train_ids, 32, 50)
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
         fn(model, inputs, targets, optimizer, 1.0)

@@ -50,16 +50,27 @@ def oracle_average_embeddings(vectors, lengths):
 
 
 class OracleBagOfEmbeddings(nn.Module):
+    """The logits as `F.embedding_bag` gives them from the real ids alone (padding never
+    looked up), through the head's weights by `F.linear`."""
+
     def __init__(self, vocab_size, embedding_size, n_classes):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size)
         self.head = nn.Linear(embedding_size, n_classes)
 
     def forward(self, ids, lengths):
-        return self.head(oracle_average_embeddings(self.embedding(ids), lengths))
+        counts = lengths.tolist()
+        real = torch.cat([row[:n] for row, n in zip(ids, counts, strict=True)])
+        offsets = torch.tensor([0, *np.cumsum(counts)[:-1].tolist()], device=ids.device)
+        mean = F.embedding_bag(real, self.embedding.weight, offsets, mode="mean")
+        return F.linear(mean, self.head.weight, self.head.bias)
 
 
-class OracleLSTMClassifier(nn.Module):
+class LentLSTMClassifier(nn.Module):
+    """The classifier the exercise describes: lent to later cells, and the template of the
+    parameters the checks draw. Not an oracle: a student's model is compared with
+    `lstm_one_by_one`."""
+
     def __init__(self, vocab_size, embedding_size, hidden_size, n_classes, num_layers=1):
         super().__init__()
         self.embedding = nn.Embedding(vocab_size, embedding_size)
@@ -122,7 +133,7 @@ def reference_parts() -> dict:
     return {
         "average_embeddings": oracle_average_embeddings,
         "BagOfEmbeddings": OracleBagOfEmbeddings,
-        "LSTMClassifier": OracleLSTMClassifier,
+        "LSTMClassifier": LentLSTMClassifier,
         "confusion_matrix": oracle_confusion_matrix,
     }
 
@@ -317,7 +328,7 @@ def lstm_checks(checks: Checks, cls) -> None:
         ]
         for seed, (vocab, size, hidden, classes, layers, batch, steps) in enumerate(cases):
             args = (vocab, size, hidden, classes, layers)
-            model, weights = _random_model(cls, OracleLSTMClassifier, args, seed)
+            model, weights = _random_model(cls, LentLSTMClassifier, args, seed)
             for name in weights:  # keep the gates out of saturation
                 weights[name] = weights[name] * 0.5
             model.load_state_dict(weights)
@@ -336,7 +347,7 @@ def lstm_checks(checks: Checks, cls) -> None:
     )
 
     def padding():
-        model, _ = _random_model(cls, OracleLSTMClassifier, (8, 3, 4, 3, 2), 9)
+        model, _ = _random_model(cls, LentLSTMClassifier, (8, 3, 4, 3, 2), 9)
         ids, lengths = _ids_case(9, 5, 6, 8)
         base = model(ids, lengths)
         wider = torch.cat([ids, torch.full((5, 4), 3)], dim=1)  # 4 more columns of other ids
@@ -364,7 +375,7 @@ def lstm_checks(checks: Checks, cls) -> None:
     def on_gpu():
         with cuda_or_simulated():
             model, _ = _random_model(
-                cls, OracleLSTMClassifier, (8, 3, 4, 3, 1), 5, dtype=torch.float32
+                cls, LentLSTMClassifier, (8, 3, 4, 3, 1), 5, dtype=torch.float32
             )
             ids, lengths = _ids_case(5, 4, 6, 8, device="cuda")  # lengths on CUDA, as in a batch
             expect_tensor(
@@ -374,7 +385,7 @@ def lstm_checks(checks: Checks, cls) -> None:
     checks.check("a model, ids and lengths on CUDA give CUDA logits", 1, on_gpu)
 
 
-def _training_case(seed, cls=OracleLSTMClassifier, n=11, steps=6):
+def _training_case(seed, cls=LentLSTMClassifier, n=11, steps=6):
     torch.manual_seed(seed)
     model = cls(9, 3, 4, 3).double()
     ids, lengths = _ids_case(seed, n, steps, 9)
@@ -406,7 +417,7 @@ def held_out_accuracy(train):
     data = [d.clone() if isinstance(d, torch.Tensor) else d for d in _held_out_data()]
     ids, lengths, labels, test_ids, test_lengths, test_labels, vocab_size = data
     torch.manual_seed(0)
-    model = OracleLSTMClassifier(vocab_size, 32, 32, 3)
+    model = LentLSTMClassifier(vocab_size, 32, 32, 3)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-2)
     train(model, ids, lengths, labels, optimizer, 2, 128, 1.0, torch.Generator().manual_seed(0))
     model.eval()
