@@ -13,6 +13,7 @@ from autograder.config import (
     CELL_TIMEOUT,
     MEMORY_LIMIT,
     NOTEBOOK_TIMEOUT,
+    REPO,
     kernel_socket_dir,
     nbgrader_config,
 )
@@ -37,7 +38,24 @@ class Job:
     limits: Limits
     kernel_name: str | None  # the sandbox's kernel, or None for the notebook's own
     kernel_env: dict  # environment variables for the grading kernels
+    kernel_specs: str | None = None  # the folder of the grading kernel's kernelspec
+    threads: int = 1  # each kernel's share of the cores (a Dask worker sets its own)
     forkserver: str | None = None  # the socket of a fork server the workers share
+
+
+def kernel_environment(job: Job) -> dict:
+    """What a grading kernel's environment adds to this process's, handed to each kernel
+    as it starts (autograder/checked_execute.py), never set in the process that grades:
+    the job's variables (the guard's and the sandbox's settings), this process's course
+    first on the import path (so that a kernel imports the code its checker runs, on a
+    Dask worker too) and the kernel's share of the cores."""
+    repo = str(REPO)
+    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p and p != repo]
+    return {
+        **job.kernel_env,
+        "PYTHONPATH": os.pathsep.join([repo, *paths]),
+        "OMP_NUM_THREADS": str(job.threads),
+    }
 
 
 def nbgrader_api(root: Path, **kwargs):
@@ -55,22 +73,25 @@ def nbgrader_api(root: Path, **kwargs):
 def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[str]]]:
     """Autograde one student and write their feedback; (student, (success, log, flags)).
 
-    Runs in a worker process (local or on a Dask cluster): the kernels' environment
-    comes with the job, not from the process that started the worker."""
+    Runs in a worker process (local or on a Dask cluster), or in the grading process:
+    the kernels' environment comes with the job (`kernel_environment`), and this
+    process's own is left as it is."""
     from autograder.checked_execute import FLAGS  # (imports torch: only workers need it)
 
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    os.environ.update(job.kernel_env)
+    env = kernel_environment(job)
     if job.forkserver:  # the grading process's own, shared by its workers
-        os.environ[forkserver.SOCKET_ENV] = job.forkserver
+        env[forkserver.SOCKET_ENV] = job.forkserver
     elif job.kernel_name == forkserver.KERNEL_NAME:
-        forkserver.ensure_server(job.kernel_env)
+        env[forkserver.SOCKET_ENV] = forkserver.ensure_server(env)
     api = nbgrader_api(
         job.root,
         db_url=job.db_url,
         cell_timeout=job.limits.cell_timeout,
         kernel_name=job.kernel_name,
+        kernel_specs=job.kernel_specs,
+        kernel_env=env,
     )
     graded = api.autograde(job.assignment, student, force=True, create=True)
     flags = []

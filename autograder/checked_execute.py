@@ -11,10 +11,14 @@ student's own experiments) cannot change a score, so they are not run: they woul
 a class minutes and could only time out. Their feedback says so.
 """
 
+import os
 import threading
 
 import nbformat
+from jupyter_client.kernelspec import KernelSpecManager
+from nbclient.util import run_sync
 from nbgrader.preprocessors import Execute
+from traitlets import Dict, Unicode
 
 from autograder import checker
 from autograder.protection import locked_cells_by_id
@@ -29,6 +33,13 @@ FLAGS: dict[tuple[str, str], list[str]] = {}
 
 
 class CheckedExecute(Execute):
+    kernel_env = Dict(help="What the grading kernel's environment adds to this process's").tag(
+        config=True
+    )
+    kernel_specs = Unicode(
+        None, allow_none=True, help="A folder with the kernel's kernelspec (kernels/<name>/)"
+    ).tag(config=True)
+
     def preprocess(self, nb, resources=None, km=None):
         info = resources["nbgrader"]
         setup, tests = locked_cells_by_id(info["assignment"], info["notebook"])
@@ -36,18 +47,9 @@ class CheckedExecute(Execute):
         self.session.interrupt = self._interrupt
         graded = [i for i, c in enumerate(nb.cells) if is_graded_code(c)]
         self.last_graded = graded[-1] if graded else len(nb.cells)
-        import os
-
-        saved = {k: os.environ.get(k) for k in self.session.environment()}
-        os.environ.update(self.session.environment())
         try:
             nb, resources = super().preprocess(nb, resources, km)
         finally:
-            for k, v in saved.items():
-                if v is None:
-                    os.environ.pop(k, None)
-                else:
-                    os.environ[k] = v
             self.session.close()
         # Scores and reports are written last: a canary late in the notebook voids
         # every instrumented check of it.
@@ -67,8 +69,19 @@ class CheckedExecute(Execute):
         FLAGS[key] = [f"{info['notebook']}: {t}" for t in self.session.tampered]
         return nb, resources
 
+    async def async_start_new_kernel(self, **kwargs):
+        """The kernel starts with its environment passed to it: this process's, the job's
+        settings and where to find this notebook's checker (this process's own environment
+        stays as it is)."""
+        env = {**os.environ, **self.kernel_env, **self.session.environment()}
+        if self.kernel_specs:  # the grader's own kernel, found there only
+            folder = os.path.join(self.kernel_specs, "kernels")
+            self.km.kernel_spec_manager = KernelSpecManager(kernel_dirs=[folder])
+        await super().async_start_new_kernel(env=env, **kwargs)
+
+    start_new_kernel = run_sync(async_start_new_kernel)
+
     def _interrupt(self):
-        import os
         import signal
 
         pid = getattr(getattr(self.km, "provisioner", None), "pid", None)

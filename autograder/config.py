@@ -49,6 +49,8 @@ def nbgrader_config(
     db_url: str | None = None,
     cell_timeout: int = CELL_TIMEOUT,
     kernel_name: str | None = None,
+    kernel_specs: str | None = None,
+    kernel_env: dict | None = None,
 ) -> Config:
     """nbgrader's configuration for a course folder at `root`.
 
@@ -81,6 +83,10 @@ def nbgrader_config(
     ]
     if kernel_name:
         c.Execute.kernel_name = kernel_name
+    if kernel_specs:  # the folder where that kernel's kernelspec is
+        c.CheckedExecute.kernel_specs = kernel_specs
+    if kernel_env:  # what the kernel's environment adds to this process's
+        c.CheckedExecute.kernel_env = kernel_env
     # The test cells run in the checker (autograder/checker.py), outside the student's
     # kernel, so that student code can neither read nor forge them: it decides every score.
     # (By name: only the processes that grade import it, and with it PyTorch.)

@@ -75,36 +75,39 @@ def install_kernelspec(folder) -> None:
 
 def ensure_server(env: dict, *, wait: bool = True) -> str:
     """Start this process's fork server for kernels with environment `env` (or keep the
-    one already running, if it started with the same settings of its own), point the
-    proxies at it, and return its socket.
+    one already running, if it started with the same settings of its own), and return its
+    socket: a kernel's proxy finds it in the kernel's environment (SOCKET_ENV), which the
+    grader hands to each kernel it starts (autograder/autograde.py).
 
     With `wait=False` it returns while the server still imports: the worker processes
-    that this process starts next can share it (their proxies find the socket in their
-    environment); call `wait_until_ready()` before the first kernel starts."""
+    that this process starts next can share it; call `wait_until_ready()` before the
+    first kernel starts."""
     global _server
     import atexit
     import subprocess
     import tempfile
 
-    settings = _server_settings({**os.environ, **env})
+    # The server imports the grading code from this repository, first on its path.
+    environment = {**os.environ, **env}
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    paths = [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p and p != repo]
+    environment["PYTHONPATH"] = os.pathsep.join([repo, *paths])
+    settings = _server_settings(environment)
     if _server and _server[0] == settings and _server[1].poll() is None:
         wait_until_ready()
         return _server[2]
     stop_server()
     # A folder only this user can enter: a kernel (another user) cannot reach the socket.
     path = os.path.join(tempfile.mkdtemp(prefix="rnncourse-forkserver-"), "socket")
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    search = os.pathsep.join(p for p in (repo, os.environ.get("PYTHONPATH")) if p)
     process = subprocess.Popen(
         [sys.executable, "-m", "autograder.forkserver", "--serve", path],
-        env={**os.environ, **env, "PYTHONPATH": search},
+        env=environment,
         stdout=subprocess.PIPE,
         start_new_session=True,  # a Ctrl-C for the grader is not for the kernels
     )
     if _server is None:
         atexit.register(stop_server)
     _server = (settings, process, path)
-    os.environ[SOCKET_ENV] = path
     if wait:
         wait_until_ready()
     return path
@@ -148,7 +151,6 @@ def stop_server() -> None:
         process.wait()
         shutil.rmtree(os.path.dirname(path), ignore_errors=True)
         _server = None
-        os.environ.pop(SOCKET_ENV, None)
 
 
 # ---------------------------------------------------------------------------

@@ -41,7 +41,7 @@ from autograder import (
     safe_feedback,
     scale,
 )
-from autograder.autograde import Job, Limits, autograde_one, nbgrader_api
+from autograder.autograde import Job, Limits, autograde_one, kernel_environment, nbgrader_api
 from autograder.config import (
     EXERCISES,
     REPO,
@@ -195,18 +195,16 @@ def grade(
 def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart):
     root = prepare_course(out, restart=restart)
     db_url = gradebook_url(root, db)
-    # Grading kernels and workers import from this repository (once on the path: a
-    # process that grades again keeps its kernels' fork server, autograder/forkserver.py).
-    paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(REPO)] + [p for p in paths if p != str(REPO)])
     notebooks = sorted({nb for nb, _, _ in grade_cells(assignment)})
-    kernel_name, kernel_env = protection.kernel_environment(
+    kernel_name, kernel_env, kernel_specs = protection.kernel_environment(
         assignment, notebooks, submissions=submissions, out=out, limits=limits
     )
-    job = Job(assignment, root, db_url, limits, kernel_name, kernel_env)
     workers = workers or os.cpu_count() or 1
+    job = Job(
+        assignment, root, db_url, limits, kernel_name, kernel_env, kernel_specs, _threads(workers)
+    )
     # The worker processes start (and warm up) while this one prepares the class.
-    with _threads_per_kernel(workers), _local_workers(job, workers, scheduler) as (pool, job):
+    with _local_workers(job, workers, scheduler) as (pool, job):
         records = resume.Records(root, assignment)
         students, problems, notes, flags, skipped = collect(assignment, submissions, root)
         if db and (restart or records.empty()):
@@ -299,19 +297,10 @@ def _still_in_gradebook(db_url: str, assignment: str, student: str) -> bool:
     return True
 
 
-@contextlib.contextmanager
-def _threads_per_kernel(workers: int):
-    """Share the cores between the kernels: PyTorch in every kernel would otherwise start
+def _threads(workers: int) -> int:
+    """Each kernel's share of the cores: PyTorch in every kernel would otherwise start
     one thread per core, and their threads would fight over the same cores."""
-    threads = os.environ.get("OMP_NUM_THREADS")
-    os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
-    try:
-        yield
-    finally:
-        if threads is None:
-            os.environ.pop("OMP_NUM_THREADS")
-        else:
-            os.environ["OMP_NUM_THREADS"] = threads
+    return max(1, (os.cpu_count() or 1) // workers)
 
 
 @contextlib.contextmanager
@@ -323,7 +312,7 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
         yield None, job
         return
     if job.kernel_name == forkserver.KERNEL_NAME:
-        path = forkserver.ensure_server(job.kernel_env, wait=False)
+        path = forkserver.ensure_server(kernel_environment(job), wait=False)
         job = dataclasses.replace(job, forkserver=path)
     # Workers are forked from multiprocessing's fork server, not from this process (which
     # may hold threads): a fresh interpreter that imports the grading code once and never
@@ -336,7 +325,7 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
         max_workers=workers,
         mp_context=context,
         initializer=_warm_up,
-        initargs=(os.getpid(), dict(os.environ)),
+        initargs=(os.getpid(), dict(os.environ), job.threads),
     )
     try:
         for _ in range(workers):  # a process starts for each task that finds none idle
@@ -364,7 +353,7 @@ WORKER_MODULES = [
 ]
 
 
-def _warm_up(grader: int, environ: dict) -> None:
+def _warm_up(grader: int, environ: dict, threads: int) -> None:
     """A worker's start: take the grading process's environment (a worker has the fork
     server's, from when it started), tie its life to the grading process's, and load the
     grading code (already there when forked from the server)."""
@@ -377,9 +366,8 @@ def _warm_up(grader: int, environ: dict) -> None:
         importlib.import_module(name)
     import torch
 
-    # The kernels' share of the cores (_threads_per_kernel): the server read its own
-    # environment when it imported PyTorch.
-    torch.set_num_threads(int(environ.get("OMP_NUM_THREADS", "1")))
+    # A kernel's share of the cores (the job's `threads`), for the checks run here.
+    torch.set_num_threads(threads)
 
 
 def die_with(grader: int) -> None:

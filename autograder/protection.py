@@ -45,13 +45,14 @@ def locked_cells(assignment: str, notebook: str) -> tuple[tuple[str, ...], tuple
 
 def kernel_environment(
     assignment: str, notebooks: list[str], *, submissions: Path, out: Path, limits
-) -> tuple[str | None, dict]:
-    """(kernel name, environment variables) for the grading kernels of `assignment`.
+) -> tuple[str | None, dict, str | None]:
+    """(kernel name, environment variables, the folder of its kernelspec) for the grading
+    kernels of `assignment`.
 
     Kernels are forked from a warm process (autograder/forkserver.py) where the machine
     allows it, and sandboxed (autograder/sandbox.py) where it allows that (else with a
-    warning). `out/_nbgrader/jupyter` receives the kernelspec; the kernel name is None
-    where neither works (the notebook's own Python kernel).
+    warning). `out/_nbgrader/jupyter` receives the kernelspec; the kernel name (and the
+    folder) is None where neither works (the notebook's own Python kernel).
     """
     setup, tests = (), ()
     for notebook in notebooks:
@@ -96,9 +97,8 @@ def kernel_environment(
         sandbox.install_kernelspec(kernelspecs)
         name = sandbox.KERNEL_NAME
     else:
-        return None, env
-    env["JUPYTER_PATH"] = str(kernelspecs)
-    return name, env
+        return None, env, None
+    return name, env, str(kernelspecs)
 
 
 def limits_not_in_force(limits) -> list[str]:

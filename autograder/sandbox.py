@@ -68,8 +68,9 @@ def unavailable_reason() -> str | None:
 
 
 def install_kernelspec(folder: Path) -> None:
-    """Write the sandbox kernelspec under `folder`/kernels (it goes on JUPYTER_PATH, so
-    that jupyter_client finds it): a fresh process per kernel, for GPU graders."""
+    """Write the sandbox kernelspec under `folder`/kernels (where the grader's kernel
+    manager looks for it: autograder/checked_execute.py): a fresh process per kernel, for
+    GPU graders."""
     spec = Path(folder) / "kernels" / KERNEL_NAME
     spec.mkdir(parents=True, exist_ok=True)
     argv = [shutil.which("unshare"), "--mount", "--propagation", "private"]

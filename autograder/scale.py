@@ -12,6 +12,7 @@ Each worker runs one grading kernel at a time (start them with `--nthreads 1`, a
 before it submits anything.
 """
 
+import dataclasses
 import os
 import sys
 import threading
@@ -62,7 +63,6 @@ def grade_on_cluster(scheduler: str, job, students: list[str]):
         futures = [
             client.submit(
                 _grade_on_worker,
-                str(REPO),
                 job,
                 student,
                 slots,
@@ -123,12 +123,12 @@ def _missing_folders(paths: list[str]) -> list[str]:
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def _grade_on_worker(repo, job, student, slots_by_host):
+def _grade_on_worker(job, student, slots_by_host):
     """Runs on a Dask worker: grade one student's notebook in its own kernel.
 
-    The kernel's environment is set here, from what the worker itself knows,
-    never taken from the client's: the hidden checks are imported from `repo`,
-    and the host's cores are shared between the worker processes on it."""
+    What the kernel's environment takes from the worker, never from the client: the
+    course's code where this worker imports it (autograde.kernel_environment), and the
+    host's cores shared between the worker processes on it."""
     from distributed import get_worker
     from distributed.comm import get_address_host
 
@@ -136,9 +136,6 @@ def _grade_on_worker(repo, job, student, slots_by_host):
 
     worker = get_worker()
     processes = slots_by_host.get(get_address_host(worker.address), 1)
+    threads = max(1, (os.cpu_count() or 1) // processes)
     with _ONE_AT_A_TIME:
-        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // processes))
-        paths = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        if repo not in paths:
-            os.environ["PYTHONPATH"] = os.pathsep.join([repo, *paths])
-        return autograde_one(job, student)
+        return autograde_one(dataclasses.replace(job, threads=threads), student)

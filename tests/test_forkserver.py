@@ -27,15 +27,16 @@ def server(tmp_path_factory):
     forkserver.install_kernelspec(jupyter)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_PATH", str(jupyter))
-        forkserver.ensure_server({})
+        patch.setenv(forkserver.SOCKET_ENV, forkserver.ensure_server({}))
         yield
     forkserver.stop_server()
 
 
 @pytest.fixture
-def kernels(server, tmp_path):
+def kernels(server, tmp_path, monkeypatch):
     """Start forked kernels in tmp_path/work; yields a function that starts one."""
-    forkserver.ensure_server({})  # the module's, or a new one if a test stopped it
+    # The module's server, or a new one if a test stopped it; the kernels' proxies find it.
+    monkeypatch.setenv(forkserver.SOCKET_ENV, forkserver.ensure_server({}))
     (tmp_path / "work").mkdir()
     started = []
 
@@ -178,8 +179,8 @@ def test_worker_processes_share_the_server_their_grader_started(tmp_path, monkey
     forkserver.install_kernelspec(tmp_path / "jupyter")
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     path = forkserver.ensure_server({}, wait=False)
+    monkeypatch.setenv(forkserver.SOCKET_ENV, path)  # as the grader hands it to its workers
     try:
-        assert os.environ[forkserver.SOCKET_ENV] == path
         forkserver.wait_until_ready()
         forkserver.wait_until_ready()  # once ready, at once
         worker = textwrap.dedent(

@@ -505,12 +505,14 @@ def test_a_later_run_keeps_the_fork_server_and_its_kernels_get_their_own_setting
     """A process that grades again keeps its kernels' fork server (a suite grades dozens
     of classes), but a kernel takes its run's settings from its own request, never from
     the run that started the server: a second run, with a notebook limit of 3 s, stops
-    the notebook that slept 8 s through the first."""
+    the notebook that slept 8 s through the first. Each run hands its kernels their
+    settings and leaves the grading process's own environment as it was."""
     needs_sandbox()
     if not forkserver.available():
         pytest.skip("forked kernels need POSIX and no GPU (CUDA does not survive a fork)")
     sleeper = with_cell("import time\ntime.sleep(8)")
     servers, rows = [], []
+    environment = dict(os.environ)
     for run, limits in (
         ("first", LIMITS),
         ("second", dataclasses.replace(LIMITS, notebook_timeout=3)),
@@ -518,6 +520,8 @@ def test_a_later_run_keeps_the_fork_server_and_its_kernels_get_their_own_setting
         subs, out = tmp_path / run / "subs", tmp_path / run / "out"
         write_submission(subs, "sleeper", A, NB, sleeper)
         pipeline.grade(A, subs, out, limits=limits)
+        # (nbgrader's own `setenv` leaves NBGRADER_EXECUTION behind when a notebook fails.)
+        assert {**os.environ, "NBGRADER_EXECUTION": ""} == {**environment, "NBGRADER_EXECUTION": ""}
         servers.append(forkserver._server[1].pid)
         with open(out / "grades.csv") as f:
             rows.append(next(csv.DictReader(f)))

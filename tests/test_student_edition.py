@@ -40,8 +40,7 @@ GRADER_SIDE = (REPO / "autograder", SOLUTIONS)
 
 def student_environment(python: Path) -> dict:
     """This process's environment less what points into the repository or its own
-    environment (grading in this process sets PYTHONPATH: autograder/pipeline.py), with
-    `python`'s folder first on PATH: what a student's terminal has."""
+    environment, with `python`'s folder first on PATH: what a student's terminal has."""
     env = {
         name: value
         for name, value in os.environ.items()
