@@ -43,7 +43,7 @@ class Job:
     forkserver: str | None = None  # the socket of a fork server the workers share
 
 
-def kernel_environment(job: Job) -> dict:
+def kernel_settings(job: Job) -> dict:
     """What a grading kernel's environment adds to this process's, handed to each kernel
     as it starts (autograder/checked_execute.py), never set in the process that grades:
     the job's variables (the guard's and the sandbox's settings), this process's course
@@ -74,13 +74,13 @@ def autograde_one(job: Job, student: str) -> tuple[str, tuple[bool, str, list[st
     """Autograde one student and write their feedback; (student, (success, log, flags)).
 
     Runs in a worker process (local or on a Dask cluster), or in the grading process:
-    the kernels' environment comes with the job (`kernel_environment`), and this
+    the kernels' environment comes with the job (`kernel_settings`), and this
     process's own is left as it is."""
     from autograder.checked_execute import FLAGS  # (imports torch: only workers need it)
 
     # nbgrader's gradebook triggers harmless SQLAlchemy "not in session" warnings.
     warnings.filterwarnings("ignore", message=".*not in session.*")
-    env = kernel_environment(job)
+    env = kernel_settings(job)
     if job.forkserver:  # the grading process's own, shared by its workers
         env[forkserver.SOCKET_ENV] = job.forkserver
     elif job.kernel_name == forkserver.KERNEL_NAME:

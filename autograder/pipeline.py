@@ -41,7 +41,7 @@ from autograder import (
     safe_feedback,
     scale,
 )
-from autograder.autograde import Job, Limits, autograde_one, kernel_environment, nbgrader_api
+from autograder.autograde import Job, Limits, autograde_one, kernel_settings, nbgrader_api
 from autograder.config import (
     EXERCISES,
     REPO,
@@ -312,7 +312,7 @@ def _local_workers(job: Job, workers: int, scheduler: str | None):
         yield None, job
         return
     if job.kernel_name == forkserver.KERNEL_NAME:
-        path = forkserver.ensure_server(kernel_environment(job), wait=False)
+        path = forkserver.ensure_server(kernel_settings(job), wait=False)
         job = dataclasses.replace(job, forkserver=path)
     # Workers are forked from multiprocessing's fork server, not from this process (which
     # may hold threads): a fresh interpreter that imports the grading code once and never

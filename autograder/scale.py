@@ -127,7 +127,7 @@ def _grade_on_worker(job, student, slots_by_host):
     """Runs on a Dask worker: grade one student's notebook in its own kernel.
 
     What the kernel's environment takes from the worker, never from the client: the
-    course's code where this worker imports it (autograde.kernel_environment), and the
+    course's code where this worker imports it (autograde.kernel_settings), and the
     host's cores shared between the worker processes on it."""
     from distributed import get_worker
     from distributed.comm import get_address_host
