@@ -47,12 +47,14 @@ class Chapter:
 def make_exercise_modules_importable() -> None:
     """Let the grader import each exercise's own modules by name (`from
     bptt_hidden_checks import ...`, as hidden test cells do): its folder under solutions/
-    goes at the end of this process's import path, so it shadows nothing installed.
-    Only the grader's processes call this; a student's kernel never sees solutions/."""
+    goes first on this process's import path, so that no file of the same name elsewhere
+    (in the folder the grader was started from, say) can stand in for them. Those folders
+    hold only notebooks and these modules. Only the grader's processes call this; a
+    student's kernel never sees solutions/."""
     for found in chapters():
         folder = str(SOLUTIONS / found.slug)
         if folder not in sys.path:
-            sys.path.append(folder)
+            sys.path.insert(0, folder)
 
 
 @cache

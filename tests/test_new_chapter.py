@@ -221,9 +221,11 @@ def test_the_exercise_is_graded_through_the_real_pipeline(course, tmp_path):
         folder.mkdir(parents=True)
         (folder / f"{NOTEBOOK}.ipynb").write_text(json.dumps(notebook))
     # An attack: hidden checks of the student's own, under the real module's name, that
-    # pass anything. The grader must import its own (and never hand either to a kernel).
+    # pass anything, beside the notebook and in the folder the grader is started from. The
+    # grader must import its own (and never hand either to a kernel).
     forged = "def double_checks(checks, fn):\n    checks.check('forged', 3, lambda: None)\n"
     (tmp_path / "in" / "forger" / SLUG / f"{NOTEBOOK}_hidden_checks.py").write_text(forged)
+    (course / f"{NOTEBOOK}_hidden_checks.py").write_text(forged)
     out = tmp_path / "out"
     run(
         course,
