@@ -391,6 +391,19 @@ MISTAKES = [
         "stack the outputs along the time dimension: shape (B, T, H)",
     ),
     edited(
+        "fast_update_sample_by_sample",
+        "fast_lstm_forward",
+        "test_fast_lstm",
+        _FAST,
+        "c = torch.sigmoid(f) * c + torch.sigmoid(i) * torch.tanh(g)\n"
+        "        h = torch.sigmoid(o) * torch.tanh(c)",
+        "c = torch.stack([torch.sigmoid(f[b]) * c[b] + torch.sigmoid(i[b]) * torch.tanh(g[b])\n"
+        "                         for b in range(len(c))])\n"
+        "        h = torch.stack([torch.sigmoid(o[b]) * torch.tanh(c[b]) for b in range(len(c))])",
+        "update c and h for the whole batch at once, not sample by sample: in a small LSTM "
+        "each torch call costs far more than its arithmetic",
+    ),
+    edited(
         "fast_iterates_over_batch",
         "fast_lstm_forward",
         "test_fast_lstm",
