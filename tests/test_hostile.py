@@ -717,3 +717,70 @@ def test_a_loop_hidden_from_the_call_counter_loses_the_points_or_is_flagged(tmp_
         (out / "feedback" / "numpy" / assignment / f"{notebook}.html").read_text()
     )
     assert "takes values out of PyTorch" in feedback
+
+
+# Exercise 4 counts the fast layer's torch calls in the student's process (a loop that
+# updates the cell sample by sample makes many more): the same three ways to hide them.
+SLOW_UPDATE = """
+        c = torch.stack([torch.sigmoid(f[n]) * c[n] + torch.sigmoid(i[n]) * torch.tanh(g[n])
+                         for n in range(len(c))])
+        h = torch.stack([torch.sigmoid(o[n]) * torch.tanh(c[n]) for n in range(len(c))])"""
+NUMPY_UPDATE = """
+        import numpy as np
+
+        i, f, g, o, c = (t.detach().cpu().numpy() for t in (i, f, g, o, c))
+        c = 1 / (1 + np.exp(-f)) * c + 1 / (1 + np.exp(-i)) * np.tanh(g)
+        h = torch.from_numpy(1 / (1 + np.exp(-o)) * np.tanh(c)).to(x.device)
+        c = torch.from_numpy(c).to(x.device)"""
+
+
+def fast_layer(prelude: str, update: str) -> str:
+    return f"""
+def fast_lstm_forward(x, h0, c0, weight_ih, weight_hh, bias_ih, bias_hh):
+    projected = x.transpose(0, 1) @ weight_ih.T + (bias_ih + bias_hh)
+    h, c = h0, c0
+    outputs = []
+    for step in projected:
+        i, f, g, o = (step + h @ weight_hh.T).chunk(4, dim=1){prelude}{update}
+        outputs.append(h)
+    return torch.stack(outputs, dim=1), (h, c)
+"""
+
+
+SLOW_LAYERS = {
+    "switched-off": fast_layer(
+        "\n        with torch._C.DisableTorchFunction():", SLOW_UPDATE.replace("\n", "\n    ")
+    ),
+    "on-the-wire": fast_layer(
+        "\n        from rnncourse import observing\n\n        with observing.on_the_wire():",
+        SLOW_UPDATE.replace("\n", "\n    "),
+    ),
+    "numpy": fast_layer("", NUMPY_UPDATE),
+}
+
+
+def test_a_slow_layer_hidden_from_the_call_counter_loses_the_point_or_is_flagged(tmp_path):
+    """Through the real pipeline, exercise 4's fast layer: an update in NumPy loses the
+    counted-work point without a flag; one hidden from the counter by PyTorch's switch or
+    by the helper package's pause keeps it but is flagged for a person to read."""
+    assignment, notebook = "04-lstm-gru", "lstm_gru"
+    subs, out = tmp_path / "in", tmp_path / "out"
+    write_submission(
+        subs, "reference", assignment, notebook, student_notebook(assignment, notebook)
+    )
+    for student, code in SLOW_LAYERS.items():
+        submission = student_notebook(assignment, notebook, {"fast_lstm_forward": code})
+        write_submission(subs, student, assignment, notebook, submission)
+    pipeline.grade(assignment, subs, out, limits=LIMITS)
+    with open(out / "grades.csv") as f:
+        rows = {row["student_id"]: row for row in csv.DictReader(f)}
+    cell = f"{notebook}:test_fast_lstm"
+    full = float(rows["reference"][cell])
+    assert full == 6 and not rows["reference"]["flags"]
+    assert float(rows["numpy"][cell]) < full and not rows["numpy"]["flags"]
+    assert "torch._C" in rows["switched-off"]["flags"]
+    assert "rnncourse.observing" in rows["on-the-wire"]["flags"]
+    feedback = html.unescape(
+        (out / "feedback" / "numpy" / assignment / f"{notebook}.html").read_text()
+    )
+    assert "takes values out of PyTorch" in feedback
