@@ -43,6 +43,12 @@ class Job:
     forkserver: str | None = None  # the socket of a fork server the workers share
 
 
+def threads_per_kernel(kernels: int) -> int:
+    """Each of `kernels` kernels' share of this machine's cores: PyTorch in every kernel
+    would otherwise start one thread per core, and their threads would fight over them."""
+    return max(1, (os.cpu_count() or 1) // kernels)
+
+
 def kernel_settings(job: Job) -> dict:
     """What a grading kernel's environment adds to this process's, handed to each kernel
     as it starts (autograder/checked_execute.py), never set in the process that grades:

@@ -87,11 +87,8 @@ def ensure_server(env: dict, *, wait: bool = True) -> str:
     import subprocess
     import tempfile
 
-    # The server imports the grading code from this repository, first on its path.
+    # (The grader's `env` puts its course first on PYTHONPATH: autograde.kernel_settings.)
     environment = {**os.environ, **env}
-    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    paths = [p for p in environment.get("PYTHONPATH", "").split(os.pathsep) if p and p != repo]
-    environment["PYTHONPATH"] = os.pathsep.join([repo, *paths])
     settings = _server_settings(environment)
     if _server and _server[0] == settings and _server[1].poll() is None:
         wait_until_ready()

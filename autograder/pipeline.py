@@ -41,7 +41,14 @@ from autograder import (
     safe_feedback,
     scale,
 )
-from autograder.autograde import Job, Limits, autograde_one, kernel_settings, nbgrader_api
+from autograder.autograde import (
+    Job,
+    Limits,
+    autograde_one,
+    kernel_settings,
+    nbgrader_api,
+    threads_per_kernel,
+)
 from autograder.config import (
     EXERCISES,
     REPO,
@@ -200,9 +207,8 @@ def _grade(assignment, submissions, out, workers, limits, scheduler, db, restart
         assignment, notebooks, submissions=submissions, out=out, limits=limits
     )
     workers = workers or os.cpu_count() or 1
-    job = Job(
-        assignment, root, db_url, limits, kernel_name, kernel_env, kernel_specs, _threads(workers)
-    )
+    threads = threads_per_kernel(workers)
+    job = Job(assignment, root, db_url, limits, kernel_name, kernel_env, kernel_specs, threads)
     # The worker processes start (and warm up) while this one prepares the class.
     with _local_workers(job, workers, scheduler) as (pool, job):
         records = resume.Records(root, assignment)
@@ -295,12 +301,6 @@ def _still_in_gradebook(db_url: str, assignment: str, student: str) -> bool:
         except MissingEntry:
             return False
     return True
-
-
-def _threads(workers: int) -> int:
-    """Each kernel's share of the cores: PyTorch in every kernel would otherwise start
-    one thread per core, and their threads would fight over the same cores."""
-    return max(1, (os.cpu_count() or 1) // workers)
 
 
 @contextlib.contextmanager

@@ -132,10 +132,10 @@ def _grade_on_worker(job, student, slots_by_host):
     from distributed import get_worker
     from distributed.comm import get_address_host
 
-    from autograder.autograde import autograde_one
+    from autograder.autograde import autograde_one, threads_per_kernel
 
     worker = get_worker()
     processes = slots_by_host.get(get_address_host(worker.address), 1)
-    threads = max(1, (os.cpu_count() or 1) // processes)
+    threads = threads_per_kernel(processes)
     with _ONE_AT_A_TIME:
         return autograde_one(dataclasses.replace(job, threads=threads), student)
